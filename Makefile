@@ -1,0 +1,48 @@
+# Demarc — the two commands are `make demo` and `make test`. Both install what
+# is missing on a fresh Debian machine (we are root there) and are idempotent.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := libsodium-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev pkg-config iso-codes
+PROTO_FILES := $(shell find proto -name '*.proto')
+GEN_DIR := Sources/CControlPlane
+
+.PHONY: demo test deps build release proto bench clean
+
+## Install system packages that are missing (checked with dpkg, so a second run is a no-op).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product demarc
+
+test: deps
+	$(SWIFT) test --parallel
+
+## The demo: validate the example policy and explain a placement on the local topology.
+demo: release
+	@bash scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/demarc"
+
+## Regenerate the protobuf-c code from proto/ (the output is committed).
+proto: deps
+	@tmp=$$(mktemp -d); \
+	(cd proto && protoc-c --c_out=$$tmp $(patsubst proto/%,%,$(PROTO_FILES))); \
+	for f in $$(cd $$tmp && find . -name '*.pb-c.h'); do mkdir -p $(GEN_DIR)/include/$$(dirname $$f); cp $$tmp/$$f $(GEN_DIR)/include/$$f; done; \
+	for f in $$(cd $$tmp && find . -name '*.pb-c.c'); do mkdir -p $(GEN_DIR)/$$(dirname $$f); cp $$tmp/$$f $(GEN_DIR)/$$f; done; \
+	rm -rf $$tmp; echo "regenerated $(GEN_DIR) from $(PROTO_FILES)"
+
+bench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+
+clean:
+	rm -rf .build .build-*

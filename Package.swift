@@ -1,0 +1,64 @@
+// swift-tools-version: 6.1
+// Demarc: a multi-region SFU cluster that keeps each meeting inside the
+// jurisdictions its tenant allows, and proves it. Targets layer downward:
+// C libraries -> one Swift wrapper each -> pure cores -> transports -> node -> CLI.
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Demarc",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "demarc", targets: ["DemarcCLI"]),
+        .library(name: "Residency", targets: ["Residency"]),
+        .library(name: "Placement", targets: ["Placement"]),
+        .library(name: "NodeTrust", targets: ["NodeTrust"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // MARK: C libraries (system), each wrapped once below.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        // protoc-c output for proto/ (regenerate with `make proto`; committed).
+        .target(name: "CControlPlane", dependencies: ["CProtobufC"]),
+
+        // MARK: Swift wrappers over the C libraries. Nothing above imports a C module.
+        .target(name: "SodiumWrapper", dependencies: ["CSodium"], swiftSettings: strictSettings),
+        .target(name: "OpenSSLWrapper", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
+        .target(name: "ControlPlaneWire", dependencies: ["CControlPlane", "CProtobufC"], swiftSettings: strictSettings),
+
+        // MARK: Pure cores (no I/O, no NIO).
+        .target(name: "Residency", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
+        .target(name: "NodeTrust", dependencies: ["SodiumWrapper", "ControlPlaneWire", "Residency"], swiftSettings: strictSettings),
+        .target(name: "Placement", dependencies: ["Residency"], swiftSettings: strictSettings),
+
+        // MARK: The command-line tool.
+        .executableTarget(
+            name: "DemarcCLI",
+            dependencies: [
+                "Residency", "Placement", "NodeTrust", "SodiumWrapper",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: Tests.
+        .target(name: "DemarcTestSupport", dependencies: ["Residency", "Placement"], path: "Tests/DemarcTestSupport", swiftSettings: strictSettings),
+        .testTarget(name: "SodiumWrapperTests", dependencies: ["SodiumWrapper"], swiftSettings: strictSettings),
+        .testTarget(name: "OpenSSLWrapperTests", dependencies: ["OpenSSLWrapper"], swiftSettings: strictSettings),
+        .testTarget(name: "ControlPlaneWireTests", dependencies: ["ControlPlaneWire", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "ResidencyTests", dependencies: ["Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "NodeTrustTests", dependencies: ["NodeTrust", "SodiumWrapper"], swiftSettings: strictSettings),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DemarcCLITests", dependencies: ["DemarcCLI"], swiftSettings: strictSettings),
+    ]
+)

@@ -37,7 +37,7 @@ let package = Package(
 
         // MARK: Pure cores (no I/O, no NIO).
         .target(name: "Residency", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
-        .target(name: "NodeTrust", dependencies: ["SodiumWrapper", "ControlPlaneWire", "Residency"], swiftSettings: strictSettings),
+        .target(name: "NodeTrust", dependencies: ["SodiumWrapper", "ControlPlaneWire"], swiftSettings: strictSettings),
         .target(name: "Placement", dependencies: ["Residency"], swiftSettings: strictSettings),
 
         // MARK: The command-line tool.

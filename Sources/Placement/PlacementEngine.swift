@@ -173,7 +173,8 @@ struct Context {
         if let s = singleNode(over: pool) { candidates.append(s) }
         guard !candidates.isEmpty else {
             // Neither a cascade nor one node fits everyone: report capacity honestly.
-            let available = (relayPool.count > 1 ? relayPool : pool).reduce(0) { $0 + free[$1] }
+            // The most any plan could seat: one node's free slots, or all relay-capable nodes together.
+            let available = max(pool.map { free[$0] }.max() ?? 0, relayPool.count > 1 ? relayPool.reduce(0) { $0 + free[$1] } : 0)
             throw .insufficientCapacity(needed: participants.count, available: available, exclusions: exclusions(cascaded: false))
         }
         return choose(candidates, previous: nil)

@@ -50,10 +50,11 @@ public struct Retention: Hashable, Sendable, Codable, Comparable, CustomStringCo
             return
         }
         guard t.hasPrefix("P"), t.count > 1 else { return nil }
-        var total: Int64 = 0, number = "", inTime = false, sawAny = false
+        var total: Int64 = 0, number = "", inTime = false, sawAny = false, sawTimePart = false
         for ch in t.dropFirst() {
             if ch.isASCII, ch.isNumber { number.append(ch); continue }
             if ch == "T" { guard number.isEmpty, !inTime else { return nil }; inTime = true; continue }
+            if inTime { sawTimePart = true }
             guard let n = Int64(number) else { return nil }
             let unit: Int64
             switch (ch, inTime) {
@@ -69,7 +70,7 @@ public struct Retention: Hashable, Sendable, Codable, Comparable, CustomStringCo
             number = ""
             sawAny = true
         }
-        guard number.isEmpty, sawAny else { return nil }
+        guard number.isEmpty, sawAny, !inTime || sawTimePart else { return nil }
         self.init(seconds: total)
     }
 }

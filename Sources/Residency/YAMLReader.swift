@@ -57,6 +57,9 @@ public struct YAMLReader {
                          fix: "check indentation, quotes and brackets near this line")
         case let .composer(context, problem, mark, _):
             return .init(.error, loc(mark), field: "", "\(problem)\(context.map { " (\($0.text))" } ?? "")")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return .init(.error, loc(context.mark), field: duplicates.joined(separator: ", "),
+                         "duplicate key '\(duplicates.joined(separator: "', '"))' in one mapping", fix: "keep one entry per key")
         case let .reader(problem, offset, value, _):
             return .init(.error, loc(nil), field: "", "unreadable input: \(problem) at byte \(offset ?? 0) (value \(value))",
                          fix: "save the file as UTF-8 text")

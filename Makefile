@@ -27,11 +27,12 @@ release: deps
 	$(SWIFT) build -c release --product demarc
 
 test: deps
-	$(SWIFT) test --parallel
+	$(SWIFT) test
 
-## The demo: validate the example policy and explain a placement on the local topology.
-demo: release
-	@bash scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/demarc"
+## The demo: validate the example policies, issue a node certificate, explain a placement.
+demo: deps
+	$(SWIFT) build --product demarc
+	@bash scripts/demo.sh "$$($(SWIFT) build --show-bin-path)/demarc"
 
 ## Regenerate the protobuf-c code from proto/ (the output is committed).
 proto: deps

@@ -57,6 +57,12 @@ public struct ClusterView: Sendable {
     let rtt: [Double]                     // regions.count², row-major
     let regionIndex: [RegionID: Int]
     let nodeIndex: [NodeID: Int]
+    /// Exclusions that do not depend on the policy (certificate, health, capacity, region).
+    let staticMasks: [ExclusionMask]
+    let freeSlots: [Int]
+    let loadRatios: [Double]
+    /// Per region, its node indices ordered for load balance: load ratio, then id.
+    let nodesByRegion: [[Int]]
 
     /// - Throws: `PlacementError.invalidCluster` on duplicate node or region ids.
     public init(nodes: [ClusterNode], regions: [Region], latency: LatencyMatrix = .init()) throws(PlacementError) {
@@ -98,6 +104,33 @@ public struct ClusterView: Sendable {
         self.rtt = rtt
         self.regionIndex = regionIndex
         self.nodeIndex = nodeIndex
+        var staticMasks = [ExclusionMask](repeating: [], count: nodes.count)
+        var freeSlots = [Int](repeating: 0, count: nodes.count)
+        var loadRatios = [Double](repeating: 1, count: nodes.count)
+        var byRegion = [[Int]](repeating: [], count: k)
+        for (i, n) in nodes.enumerated() {
+            var m: ExclusionMask = []
+            if case .invalid = n.certificate { m.insert(.certificate) }
+            switch n.health {
+            case .alive: break
+            case .draining: m.insert(.draining)
+            case .suspect, .dead, .left: m.insert(.notAlive)
+            }
+            freeSlots[i] = max(0, n.capacity - n.load)
+            if freeSlots[i] == 0 { m.insert(.full) }
+            if n.capacity > 0 { loadRatios[i] = Double(n.load) / Double(n.capacity) }
+            let r = regionIndexOfNode[i]
+            if r < 0 { m.insert(.unknownRegion) } else {
+                if regions[r].jurisdiction != n.jurisdiction { m.insert(.regionMismatch) }
+                byRegion[r].append(i)
+            }
+            staticMasks[i] = m
+        }
+        for r in 0..<k { byRegion[r].sort { loadRatios[$0] != loadRatios[$1] ? loadRatios[$0] < loadRatios[$1] : $0 < $1 } }
+        self.staticMasks = staticMasks
+        self.freeSlots = freeSlots
+        self.loadRatios = loadRatios
+        self.nodesByRegion = byRegion
     }
 
     /// Estimated RTT between two regions (measured, or from their locations).

@@ -82,6 +82,10 @@ struct Context {
     let regionRTT: [Double]             // participants × regions, NaN = unknown
     let sources: [LatencySource]
     let free: [Int]                     // free slots per node
+    let usable: [Bool]                  // passes every hard rule
+    let relayUsable: [Bool]             // usable and may relay
+    let usableCount: Int
+    let relayCount: Int
 
     init(engine: PlacementEngine, participants: [Participant], policy: ResidencyPolicy, view: ClusterView) throws(PlacementError) {
         self.engine = engine
@@ -101,24 +105,25 @@ struct Context {
             if !policy.allows(.relay, in: j) { m.insert(.relay) }
             return m
         }
-        var masks = [ExclusionMask](repeating: [], count: view.nodes.count)
-        var free = [Int](repeating: 0, count: view.nodes.count)
-        for (i, n) in view.nodes.enumerated() {
-            var m = jMasks[view.jurisdictionIndexOfNode[i]]
-            if case .invalid = n.certificate { m.insert(.certificate) }
-            switch n.health {
-            case .alive: break
-            case .draining: m.insert(.draining)
-            case .suspect, .dead, .left: m.insert(.notAlive)
-            }
-            free[i] = max(0, n.capacity - n.load)
-            if free[i] == 0 { m.insert(.full) }
-            let r = view.regionIndexOfNode[i]
-            if r < 0 { m.insert(.unknownRegion) } else if view.regions[r].jurisdiction != n.jurisdiction { m.insert(.regionMismatch) }
+        var masks = view.staticMasks
+        var usable = [Bool](repeating: false, count: masks.count)
+        var relayUsable = usable
+        var usableCount = 0, relayCount = 0
+        for i in masks.indices {
+            let m = masks[i].union(jMasks[view.jurisdictionIndexOfNode[i]])
             masks[i] = m
+            if m.isDisjoint(with: .hard) {
+                usable[i] = true
+                usableCount += 1
+                if !m.contains(.relay) { relayUsable[i] = true; relayCount += 1 }
+            }
         }
         self.masks = masks
-        self.free = free
+        self.free = view.freeSlots
+        self.usable = usable
+        self.relayUsable = relayUsable
+        self.usableCount = usableCount
+        self.relayCount = relayCount
 
         // Participant → region RTT estimates.
         let k = view.regions.count
@@ -147,46 +152,48 @@ struct Context {
         self.sources = sources
     }
 
-    var pool: [Int] { masks.indices.filter { masks[$0].isDisjoint(with: .hard) } }
-
-    func loadRatio(_ i: Int) -> Double {
-        let n = view.nodes[i]
-        return n.capacity > 0 ? Double(n.load) / Double(n.capacity) : 1
-    }
-
     /// Orders nodes for load balance: lower load ratio first, then id (nodes are sorted by id already).
     func lessLoaded(_ a: Int, _ b: Int) -> Bool {
-        let la = loadRatio(a), lb = loadRatio(b)
+        let la = view.loadRatios[a], lb = view.loadRatios[b]
         return la != lb ? la < lb : a < b
+    }
+
+    /// The least-loaded node among `flags` with a free slot in `capacity`, if any.
+    func leastLoaded(_ flags: [Bool], _ capacity: [Int]) -> Int? {
+        var best: Int?
+        for i in flags.indices where flags[i] && capacity[i] > 0 {
+            if best == nil || lessLoaded(i, best!) { best = i }
+        }
+        return best
     }
 
     // MARK: Fresh placement
 
     func bestFreshPlan() throws(PlacementError) -> PlacementDecision {
-        let pool = self.pool
-        guard !pool.isEmpty else { throw noCompliantNode() }
-        let relayPool = pool.filter { !masks[$0].contains(.relay) }
+        guard usableCount > 0 else { throw noCompliantNode() }
         var candidates: [PlanCandidate] = []
-        if relayPool.count > 1, participants.count > 1, let c = cascade(over: relayPool, keeping: [:], capacity: free) {
+        if relayCount > 1, participants.count > 1, let c = cascade(over: relayUsable, keeping: [:], capacity: free) {
             candidates.append(c)
         }
-        if let s = singleNode(over: pool) { candidates.append(s) }
+        if let s = singleNode(over: usable) { candidates.append(s) }
         guard !candidates.isEmpty else {
             // Neither a cascade nor one node fits everyone: report capacity honestly.
             // The most any plan could seat: one node's free slots, or all relay-capable nodes together.
-            let available = max(pool.map { free[$0] }.max() ?? 0, relayPool.count > 1 ? relayPool.reduce(0) { $0 + free[$1] } : 0)
+            var maxOne = 0, relaySum = 0
+            for i in free.indices {
+                if usable[i] { maxOne = max(maxOne, free[i]) }
+                if relayUsable[i] { relaySum += free[i] }
+            }
+            let available = max(maxOne, relayCount > 1 ? relaySum : 0)
             throw .insufficientCapacity(needed: participants.count, available: available, exclusions: exclusions(cascaded: false))
         }
         return choose(candidates, previous: nil)
     }
 
     /// Each participant at its nearest usable region, one node per region where it fits.
-    func cascade(over nodes: [Int], keeping kept: [Int: Int], capacity: [Int]) -> PlanCandidate? {
+    func cascade(over flags: [Bool], keeping kept: [Int: Int], capacity: [Int]) -> PlanCandidate? {
         let k = view.regions.count
-        var byRegion = [[Int]](repeating: [], count: k)
-        for i in nodes { byRegion[view.regionIndexOfNode[i]].append(i) }
-        for r in 0..<k where byRegion[r].count > 1 { byRegion[r].sort(by: lessLoaded) }
-        let regionsWithNodes = (0..<k).filter { !byRegion[$0].isEmpty }
+        let regionsWithNodes = (0..<k).filter { r in view.nodesByRegion[r].contains { flags[$0] } }
         var capacity = capacity
         var edgeOf = [Int](repeating: -1, count: participants.count)
         var rttOf = [Double](repeating: .nan, count: participants.count)
@@ -194,35 +201,38 @@ struct Context {
         for (p, node) in kept { edgeOf[p] = node; used.insert(node) }
         for (p, node) in kept { rttOf[p] = regionRTT[p * k + view.regionIndexOfNode[node]] }
         var unknown: [Int] = []
+        var order = regionsWithNodes
         for p in participants.indices where edgeOf[p] < 0 {
             if sources[p] == .unknown { unknown.append(p); continue }
-            let order = regionsWithNodes.sorted { a, b in
-                let x = regionRTT[p * k + a], y = regionRTT[p * k + b]
+            let row = p * k
+            order.sort { a, b in
+                let x = regionRTT[row + a], y = regionRTT[row + b]
                 return x != y ? x < y : a < b
             }
             var placed = false
             for r in order {
                 // Co-locate with the meeting's node in this region when it has room; else the least loaded.
-                let inRegion = byRegion[r]
-                let choice = inRegion.first { used.contains($0) && capacity[$0] > 0 } ?? inRegion.first { capacity[$0] > 0 }
+                let inRegion = view.nodesByRegion[r]
+                let choice = inRegion.first { flags[$0] && used.contains($0) && capacity[$0] > 0 }
+                    ?? inRegion.first { flags[$0] && capacity[$0] > 0 }
                 if let n = choice {
-                    edgeOf[p] = n; rttOf[p] = regionRTT[p * k + r]; capacity[n] -= 1; used.insert(n); placed = true
+                    edgeOf[p] = n; rttOf[p] = regionRTT[row + r]; capacity[n] -= 1; used.insert(n); placed = true
                     break
                 }
             }
             if !placed { return nil }
         }
         let usedNodes = used.sorted()
-        var home = usedNodes.isEmpty ? (nodes.filter { capacity[$0] > 0 }.min(by: lessLoaded) ?? -1) : chooseHome(usedNodes, edgeOf: edgeOf)
+        var home = usedNodes.isEmpty ? (leastLoaded(flags, capacity) ?? -1) : chooseHome(usedNodes, edgeOf: edgeOf)
         guard home >= 0 else { return nil }
         // People we cannot locate join at the home node (or the nearest used node with room).
         for p in unknown {
             let hr = view.regionIndexOfNode[home]
-            let order = (usedNodes.isEmpty ? [home] : usedNodes).sorted { a, b in
+            let near = (usedNodes.isEmpty ? [home] : usedNodes).sorted { a, b in
                 let x = view.rtt[hr * k + view.regionIndexOfNode[a]], y = view.rtt[hr * k + view.regionIndexOfNode[b]]
                 return x != y ? x < y : a < b
             }
-            guard let n = order.first(where: { capacity[$0] > 0 }) ?? nodes.filter({ capacity[$0] > 0 }).min(by: lessLoaded) else { return nil }
+            guard let n = near.first(where: { capacity[$0] > 0 }) ?? leastLoaded(flags, capacity) else { return nil }
             edgeOf[p] = n; capacity[n] -= 1
         }
         if usedNodes.isEmpty { home = edgeOf.first ?? home }
@@ -230,12 +240,14 @@ struct Context {
     }
 
     /// The usable node that minimises everyone's latency, with room for everyone.
-    func singleNode(over nodes: [Int]) -> PlanCandidate? {
+    /// Cost depends only on the region, so each region is scored once and offers
+    /// its least-loaded node with enough room.
+    func singleNode(over flags: [Bool]) -> PlanCandidate? {
         let k = view.regions.count
         let n = participants.count
         var best: (node: Int, cost: Double)?
-        for i in nodes where free[i] >= n {
-            let r = view.regionIndexOfNode[i]
+        for r in 0..<k {
+            guard let i = view.nodesByRegion[r].first(where: { flags[$0] && free[$0] >= n }) else { continue }
             var cost = 0.0
             for p in 0..<n { let x = regionRTT[p * k + r]; if !x.isNaN { cost += x } }
             if let b = best {
@@ -268,18 +280,16 @@ struct Context {
     // MARK: Re-placement
 
     func replan(_ previous: PlacementDecision) throws(PlacementError) -> PlacementDecision {
-        let pool = self.pool
-        guard !pool.isEmpty else { throw noCompliantNode() }
-        let relayPool = pool.filter { !masks[$0].contains(.relay) }
-        let usable = Set(previous.shape == .cascaded ? relayPool : pool)
+        guard usableCount > 0 else { throw noCompliantNode() }
+        let stayable = previous.shape == .cascaded ? relayUsable : usable
         var kept: [Int: Int] = [:]
         for (p, participant) in participants.enumerated() {
-            if let a = previous.assignment(of: participant.id), let i = view.nodeIndex[a.edge], usable.contains(i) { kept[p] = i }
+            if let a = previous.assignment(of: participant.id), let i = view.nodeIndex[a.edge], stayable[i] { kept[p] = i }
         }
         var candidates: [PlanCandidate] = []
         if !kept.isEmpty {
-            if previous.shape == .cascaded, relayPool.count > 1,
-               var c = cascade(over: relayPool, keeping: kept, capacity: free) {
+            if previous.shape == .cascaded, relayCount > 1,
+               var c = cascade(over: relayUsable, keeping: kept, capacity: free) {
                 if let h = view.nodeIndex[previous.home], c.edgeOf.contains(h) { c.home = h }
                 candidates.append(c)
             } else if previous.shape == .singleNode, let node = kept.values.first {

@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "Residency", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
         .target(name: "NodeTrust", dependencies: ["SodiumWrapper", "ControlPlaneWire"], swiftSettings: strictSettings),
         .target(name: "Placement", dependencies: ["Residency"], swiftSettings: strictSettings),
+        .target(name: "NodeConfiguration", dependencies: ["Residency", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
 
         // MARK: The command-line tool.
         .executableTarget(
@@ -60,5 +61,6 @@ let package = Package(
         .testTarget(name: "NodeTrustTests", dependencies: ["NodeTrust", "SodiumWrapper"], swiftSettings: strictSettings),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DemarcCLITests", dependencies: ["DemarcCLI"], swiftSettings: strictSettings),
+        .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
     ]
 )

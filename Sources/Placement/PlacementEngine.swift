@@ -201,23 +201,32 @@ struct Context {
         for (p, node) in kept { edgeOf[p] = node; used.insert(node) }
         for (p, node) in kept { rttOf[p] = regionRTT[p * k + view.regionIndexOfNode[node]] }
         var unknown: [Int] = []
-        var order = regionsWithNodes
+        /// Co-locate with the meeting's node in the region when it has room; else the least loaded.
+        func place(_ p: Int, in r: Int) -> Bool {
+            let inRegion = view.nodesByRegion[r]
+            guard let n = inRegion.first(where: { flags[$0] && used.contains($0) && capacity[$0] > 0 })
+                ?? inRegion.first(where: { flags[$0] && capacity[$0] > 0 }) else { return false }
+            edgeOf[p] = n; rttOf[p] = regionRTT[p * k + r]; capacity[n] -= 1; used.insert(n)
+            return true
+        }
         for p in participants.indices where edgeOf[p] < 0 {
             if sources[p] == .unknown { unknown.append(p); continue }
             let row = p * k
-            order.sort { a, b in
+            // Try regions nearest first. Usually the nearest has room, so find it by a
+            // linear scan and sort the rest only when it does not.
+            func closer(_ a: Int, _ b: Int) -> Bool {
                 let x = regionRTT[row + a], y = regionRTT[row + b]
                 return x != y ? x < y : a < b
             }
             var placed = false
-            for r in order {
-                // Co-locate with the meeting's node in this region when it has room; else the least loaded.
-                let inRegion = view.nodesByRegion[r]
-                let choice = inRegion.first { flags[$0] && used.contains($0) && capacity[$0] > 0 }
-                    ?? inRegion.first { flags[$0] && capacity[$0] > 0 }
-                if let n = choice {
-                    edgeOf[p] = n; rttOf[p] = regionRTT[row + r]; capacity[n] -= 1; used.insert(n); placed = true
-                    break
+            var tried: Int? = nil
+            if let nearest = regionsWithNodes.min(by: closer) {
+                tried = nearest
+                placed = place(p, in: nearest)
+            }
+            if !placed {
+                for r in regionsWithNodes.sorted(by: closer) where r != tried {
+                    if place(p, in: r) { placed = true; break }
                 }
             }
             if !placed { return nil }

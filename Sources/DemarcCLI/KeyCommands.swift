@@ -19,6 +19,15 @@ func writeKeyPair(_ key: Ed25519.PrivateKey, to path: String, force: Bool) throw
     try Data(KeyFile.encodePublic(key.publicKey).utf8).write(to: URL(fileURLWithPath: path + ".pub"))
 }
 
+/// A fresh Ed25519 key written as FILE and FILE.pub, announced on stdout.
+@discardableResult
+func generateKeyPair(to path: String, force: Bool) throws -> Ed25519.PrivateKey {
+    let key = Ed25519.PrivateKey()
+    try writeKeyPair(key, to: path, force: force)
+    print("wrote \(path) (secret, mode 0600) and \(path).pub")
+    return key
+}
+
 func readSecretKey(_ path: String, what: String) throws -> Ed25519.PrivateKey {
     do { return try KeyFile.decodeSecret(try InputFiles.read(path, what: what)) } catch let e as KeyFile.Error {
         throw ValidationError("\(what) '\(path)': \(e)")
@@ -41,9 +50,7 @@ struct OperatorCommand: ParsableCommand {
         @Flag(help: "Overwrite an existing key.") var force = false
 
         func run() throws {
-            let key = Ed25519.PrivateKey()
-            try writeKeyPair(key, to: out, force: force)
-            print("wrote \(out) (secret, mode 0600) and \(out).pub")
+            let key = try generateKeyPair(to: out, force: force)
             print("operator key fingerprint: \(NodeCertificate.fingerprint(key.publicKey))")
         }
     }
@@ -59,9 +66,8 @@ struct NodeCommand: AsyncParsableCommand {
         @Flag(help: "Overwrite an existing key.") var force = false
 
         func run() throws {
-            let key = Ed25519.PrivateKey()
-            try writeKeyPair(key, to: out, force: force)
-            print("wrote \(out) (secret, mode 0600) and \(out).pub")
+            let key = try generateKeyPair(to: out, force: force)
+            print("node key fingerprint: \(NodeCertificate.fingerprint(key.publicKey))")
         }
     }
 

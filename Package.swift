@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // MARK: C libraries (system), each wrapped once below.
@@ -39,6 +40,7 @@ let package = Package(
         .target(name: "Residency", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
         .target(name: "NodeTrust", dependencies: ["SodiumWrapper", "ControlPlaneWire"], swiftSettings: strictSettings),
         .target(name: "Placement", dependencies: ["Residency"], swiftSettings: strictSettings),
+        .target(name: "TenantDirectory", dependencies: ["Residency", "SodiumWrapper", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strictSettings),
         .target(name: "NodeConfiguration", dependencies: ["Residency", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
 
         // MARK: The command-line tool.
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "NodeTrustTests", dependencies: ["NodeTrust", "SodiumWrapper"], swiftSettings: strictSettings),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DemarcCLITests", dependencies: ["DemarcCLI"], swiftSettings: strictSettings),
+        .testTarget(name: "TenantDirectoryTests", dependencies: ["TenantDirectory", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
     ]
 )

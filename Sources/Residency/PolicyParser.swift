@@ -230,6 +230,9 @@ public struct PolicyParser: Sendable {
         return ret
     }
 
+    /// True for a valid tenant id: 1-63 characters of a-z, 0-9 and '-', not starting with '-'.
+    public static func isValidTenantID(_ s: String) -> Bool { isValidTenant(s) }
+
     static func isValidTenant(_ s: String) -> Bool {
         let u = Array(s.utf8)
         guard (1...63).contains(u.count), u[0] != UInt8(ascii: "-") else { return false }

@@ -54,6 +54,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: Media (issue 6): transport-free WebRTC protocol layers; no NIO, no I/O.
+        .target(name: "MediaPackets", dependencies: ["OpenSSLWrapper"], swiftSettings: strictSettings),
+        .target(name: "MediaCore", dependencies: ["MediaPackets"], swiftSettings: strictSettings),
+        .target(name: "MediaCrypto", dependencies: ["OpenSSLWrapper", "MediaCore", "MediaPackets"], swiftSettings: strictSettings),
+
         // MARK: Tests.
         .target(name: "DemarcTestSupport", dependencies: ["Residency", "Placement"], path: "Tests/DemarcTestSupport", swiftSettings: strictSettings),
         .testTarget(name: "SodiumWrapperTests", dependencies: ["SodiumWrapper"], swiftSettings: strictSettings),
@@ -65,5 +70,8 @@ let package = Package(
         .testTarget(name: "DemarcCLITests", dependencies: ["DemarcCLI"], swiftSettings: strictSettings),
         .testTarget(name: "TenantDirectoryTests", dependencies: ["TenantDirectory", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
+        .testTarget(name: "MediaPacketsTests", dependencies: ["MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
+        .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore", "MediaPackets"], swiftSettings: strictSettings),
+        .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
     ]
 )

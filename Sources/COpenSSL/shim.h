@@ -40,6 +40,15 @@ static inline long demarc_BIO_get_mem_data(BIO *bio, char **out) {
 static inline const ASN1_TIME *demarc_X509_get_notBefore(const X509 *x) {
     return X509_get0_notBefore(x);
 }
+/// BIO_set_mem_eof_return is a macro over BIO_ctrl: makes an empty memory BIO report
+/// "retry" (-1) instead of EOF, which DTLS over memory BIOs needs (media, issue 6).
+static inline long demarc_BIO_set_mem_eof_return(BIO *bio, int value) {
+    return BIO_set_mem_eof_return(bio, value);
+}
+/// BIO_reset is a macro over BIO_ctrl: empties a memory BIO after its datagrams were taken.
+static inline int demarc_BIO_reset(BIO *bio) {
+    return (int)BIO_reset(bio);
+}
 /// EVP_EC_gen is a macro over the variadic EVP_PKEY_Q_keygen, which Swift cannot call.
 static inline EVP_PKEY *demarc_EVP_EC_gen(const char *curve) {
     return EVP_EC_gen(curve);

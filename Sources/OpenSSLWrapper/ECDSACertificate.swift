@@ -54,7 +54,12 @@ public final class ECDSACertificate: @unchecked Sendable {
 
     /// The SDP fingerprint value (RFC 8122 §5): uppercase hex pairs joined by colons.
     public func fingerprint(_ algorithm: DigestAlgorithm = .sha256) throws(OpenSSLError) -> String {
-        let digest = try Digest.hash(try derEncoded(), algorithm: algorithm)
+        try Self.fingerprint(der: try derEncoded(), algorithm: algorithm)
+    }
+
+    /// The RFC 8122 fingerprint of a DER-encoded certificate.
+    static func fingerprint(der: [UInt8], algorithm: DigestAlgorithm) throws(OpenSSLError) -> String {
+        let digest = try Digest.hash(der, algorithm: algorithm)
         return digest.map { byte in
             let hex = String(byte, radix: 16, uppercase: true)
             return hex.count == 1 ? "0" + hex : hex

@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // MARK: C libraries (system), each wrapped once below.
@@ -41,18 +45,45 @@ let package = Package(
         .target(name: "NodeTrust", dependencies: ["SodiumWrapper", "ControlPlaneWire"], swiftSettings: strictSettings),
         .target(name: "Placement", dependencies: ["Residency"], swiftSettings: strictSettings),
         .target(name: "TenantDirectory", dependencies: ["Residency", "SodiumWrapper", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strictSettings),
+        .target(
+            name: "NodeHTTP",
+            dependencies: ["TenantDirectory", "AccessTokens", "Residency", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: strictSettings
+        ),
         .target(name: "NodeConfiguration", dependencies: ["Residency", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
 
         // MARK: The command-line tool.
         .executableTarget(
             name: "DemarcCLI",
             dependencies: [
-                "Residency", "Placement", "NodeTrust", "SodiumWrapper",
+                "Residency", "Placement", "NodeTrust", "SodiumWrapper", "Transparency", "AccessTokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
         ),
+
+        // MARK: Transparency log (issue 4): pure core -> store -> HTTP endpoint.
+        .target(name: "Transparency", dependencies: ["SodiumWrapper", "Residency"], swiftSettings: strictSettings),
+        .target(name: "AccessTokens", dependencies: ["SodiumWrapper"], swiftSettings: strictSettings),
+        .target(
+            name: "TransparencyStore",
+            dependencies: [
+                "Transparency", "SodiumWrapper",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TransparencyHTTP",
+            dependencies: ["Transparency", "TransparencyStore", "AccessTokens", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: strictSettings
+        ),
+        // Benchmark and crash-test worker for the SQLite log (not shipped).
+        .executableTarget(name: "TransparencyBench", dependencies: ["Transparency", "TransparencyStore", "Residency", "SodiumWrapper"], swiftSettings: strictSettings),
 
         // MARK: Media (issue 6): transport-free WebRTC protocol layers; no NIO, no I/O.
         .target(name: "MediaPackets", dependencies: ["OpenSSLWrapper"], swiftSettings: strictSettings),
@@ -69,7 +100,34 @@ let package = Package(
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DemarcCLITests", dependencies: ["DemarcCLI"], swiftSettings: strictSettings),
         .testTarget(name: "TenantDirectoryTests", dependencies: ["TenantDirectory", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "NodeHTTPTests",
+            dependencies: [
+                "NodeHTTP", "TenantDirectory", "AccessTokens", "SodiumWrapper", "DemarcTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
+        .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "SodiumWrapper", "Residency"], swiftSettings: strictSettings),
+        .testTarget(name: "AccessTokensTests", dependencies: ["AccessTokens", "SodiumWrapper"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "TransparencyStoreTests",
+            dependencies: [
+                "TransparencyStore", "Transparency", "SodiumWrapper", "Residency", "TransparencyBench",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TransparencyHTTPTests",
+            dependencies: [
+                "TransparencyHTTP", "TransparencyStore", "Transparency", "AccessTokens", "SodiumWrapper",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "MediaPacketsTests", dependencies: ["MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),

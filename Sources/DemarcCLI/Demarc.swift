@@ -12,6 +12,8 @@ struct Demarc: AsyncParsableCommand {
             PlacementCommand.self,
             OperatorCommand.self,
             NodeCommand.self,
+            TransparencyCommand.self,
+            TokenCommand.self,
         ]
     )
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+enum CLITestError: Error { case binaryNotFound }
+
 /// Runs the real `demarc` binary, as an operator or tenant would.
 @Suite struct CLITests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -19,7 +21,8 @@ import Testing
 
     static func run(_ args: [String], in directory: URL = root) throws -> Run {
         let p = Process()
-        p.executableURL = try #require(binary, "demarc binary not found beside the tests")
+        guard let exe = binary else { throw CLITestError.binaryNotFound }
+        p.executableURL = exe
         p.arguments = args
         p.currentDirectoryURL = directory
         let out = Pipe(), err = Pipe()
@@ -106,5 +109,25 @@ import Testing
         #expect(refused.status == 2)
         let r = try #require(try JSONSerialization.jsonObject(with: Data(refused.out.utf8)) as? [String: Any])
         #expect((r["error"] as? [String: Any])?["code"] as? String == "no_compliant_node")
+    }
+
+    @Test func tokensAreIssuedOfflineAndInspected() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("demarc-tok-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try Self.run(["node", "keygen", "--out", "tokens.key"], in: dir).status == 0)
+        let op = try Self.run(["token", "issue", "--key", "tokens.key", "--role", "operator", "--ttl", "600"], in: dir)
+        #expect(op.status == 0)
+        let token = op.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.split(separator: ".").count == 3)
+        let ok = try Self.run(["token", "inspect", token, "--key", "tokens.key.pub"], in: dir)
+        #expect(ok.status == 0 && ok.out.contains("valid: role operator"))
+        #expect(try Self.run(["node", "keygen", "--out", "other.key"], in: dir).status == 0)
+        let wrong = try Self.run(["token", "inspect", token, "--key", "other.key.pub"], in: dir)
+        #expect(wrong.status == 1 && wrong.out.contains("invalid"))
+        let noTenant = try Self.run(["token", "issue", "--key", "tokens.key", "--role", "tenant-admin"], in: dir)
+        #expect(noTenant.status != 0 && noTenant.err.contains("--tenant is required"))
+        let opWithTenant = try Self.run(["token", "issue", "--key", "tokens.key", "--role", "operator", "--tenant", "acme"], in: dir)
+        #expect(opWithTenant.status != 0)
     }
 }

@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        // Gossip UDP/TCP shell (issue 3).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // MARK: C libraries (system), each wrapped once below.
@@ -56,7 +58,9 @@ let package = Package(
         .executableTarget(
             name: "DemarcCLI",
             dependencies: [
-                "Residency", "Placement", "NodeTrust", "SodiumWrapper", "Transparency", "AccessTokens",
+                "Residency", "Placement", "NodeTrust", "SodiumWrapper",
+                "Gossip", "GossipSimulation",
+                "Transparency", "AccessTokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -89,6 +93,22 @@ let package = Package(
         .target(name: "MediaPackets", dependencies: ["OpenSSLWrapper"], swiftSettings: strictSettings),
         .target(name: "MediaCore", dependencies: ["MediaPackets"], swiftSettings: strictSettings),
         .target(name: "MediaCrypto", dependencies: ["OpenSSLWrapper", "MediaCore", "MediaPackets"], swiftSettings: strictSettings),
+        .target(name: "MediaForwarding", dependencies: ["MediaPackets", "MediaCore"], swiftSettings: strictSettings),
+
+        // MARK: Gossip (issue 3): SWIM + Lifeguard core -> simulated network / NIO shell.
+        .target(name: "Gossip", dependencies: ["ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
+        .target(name: "GossipSimulation", dependencies: ["Gossip", "ControlPlaneWire", "SodiumWrapper", "NodeTrust"], swiftSettings: strictSettings),
+        .target(
+            name: "GossipNIO",
+            dependencies: [
+                "Gossip", "ControlPlaneWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
 
         // MARK: Tests.
         .target(name: "DemarcTestSupport", dependencies: ["Residency", "Placement"], path: "Tests/DemarcTestSupport", swiftSettings: strictSettings),
@@ -131,5 +151,8 @@ let package = Package(
         .testTarget(name: "MediaPacketsTests", dependencies: ["MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
+        .testTarget(name: "MediaForwardingTests", dependencies: ["MediaForwarding", "MediaPackets", "MediaCore"], swiftSettings: strictSettings),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
+        .testTarget(name: "GossipNIOTests", dependencies: ["GossipNIO", "Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper"], swiftSettings: strictSettings),
     ]
 )

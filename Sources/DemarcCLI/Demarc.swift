@@ -12,6 +12,7 @@ struct Demarc: AsyncParsableCommand {
             PlacementCommand.self,
             OperatorCommand.self,
             NodeCommand.self,
+            SimulateCommand.self,
             TransparencyCommand.self,
             TokenCommand.self,
         ]

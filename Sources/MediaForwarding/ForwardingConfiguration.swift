@@ -1,0 +1,25 @@
+/// Tunables of the forwarding core, with defaults that suit browsers.
+public struct ForwardingConfiguration: Sendable {
+    /// Largest RTP packet forwarded or cached (bytes).
+    public var maxPacketSize = 1500
+    /// Per-layer retransmission cache for video (packets; rounded up to a power of two).
+    public var videoCacheCapacity = 512
+    /// Per-track retransmission cache for audio.
+    public var audioCacheCapacity = 64
+    /// Per-subscription memory of outgoing → source sequence numbers (packets).
+    public var sequenceMapCapacity = 1024
+    /// At most one keyframe request per published layer this often (RFC 4585 §6.3.1).
+    public var keyframeRequestInterval: Duration = .milliseconds(500)
+    /// A NACKed packet is resent at most once this often.
+    public var minimumResendInterval: Duration = .milliseconds(20)
+    /// Layer bitrates are measured over this window.
+    public var bitrateWindow: Duration = .seconds(1)
+    /// Share of a subscriber's estimate given to video, after audio's fixed reserve.
+    public var audioReserveBitsPerSecond = 64_000
+    /// A layer silent for this long is treated as off (the publisher dropped it).
+    public var layerInactivityTimeout: Duration = .seconds(2)
+    /// Active-speaker detection.
+    public var activeSpeaker = ActiveSpeakerConfiguration()
+
+    public init() {}
+}

@@ -1,0 +1,96 @@
+import MediaForwarding
+import MediaPackets
+
+/// A manual instant for tests: time moves only when the test says so.
+struct TestInstant: InstantProtocol, Hashable, Sendable {
+    var offset: Duration
+    static let zero = TestInstant(offset: .zero)
+    func advanced(by duration: Duration) -> TestInstant { TestInstant(offset: offset + duration) }
+    func duration(to other: TestInstant) -> Duration { other.offset - offset }
+    static func < (a: TestInstant, b: TestInstant) -> Bool { a.offset < b.offset }
+}
+
+typealias Router = ForwardingRouter<TestInstant>
+
+/// SplitMix64: seeded, so a failing run reproduces.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+enum Ext {
+    static let mid: UInt8 = 1
+    static let rid: UInt8 = 2
+    static let repairedRID: UInt8 = 3
+    static let audioLevel: UInt8 = 4
+    static let map = RTPExtensionMap(mid: mid, rtpStreamID: rid, repairedRTPStreamID: repairedRID, audioLevel: audioLevel)
+}
+
+/// VP8 payloads (RFC 7741 §4.2): descriptor with S=1, PID 0, then the frame tag (P bit 0 = key).
+enum VP8 {
+    static func payload(keyframe: Bool, start: Bool = true, size: Int = 100, fill: UInt8 = 0xAB) -> [UInt8] {
+        var bytes: [UInt8] = [start ? 0x10 : 0x00, keyframe ? 0x00 : 0x01]
+        bytes += [UInt8](repeating: fill, count: max(0, size - 2))
+        return bytes
+    }
+}
+
+func rtp(ssrc: UInt32, seq: UInt16, ts: UInt32, pt: UInt8 = 96, payload: [UInt8],
+         extensions: [(id: UInt8, data: [UInt8])] = [], marker: Bool = false) -> [UInt8] {
+    var builder = RTPPacketBuilder(payloadType: pt, sequenceNumber: seq, timestamp: ts, ssrc: ssrc, payload: payload)
+    builder.extensions = extensions
+    builder.marker = marker
+    return try! builder.build()
+}
+
+/// The RTP packets a batch sends, parsed, by recipient.
+struct Sent {
+    var to: ParticipantID
+    var bytes: [UInt8]
+    var header: RTPHeader
+    var retransmission: Bool
+    var payload: [UInt8] { Array(bytes[header.payloadRange]) }
+}
+
+extension ForwardingBatch {
+    var sentRTP: [Sent] {
+        directives.compactMap {
+            guard case .sendRTP(let to, let range, let retransmission) = $0 else { return nil }
+            let bytes = packet(range)
+            return Sent(to: to, bytes: bytes, header: try! RTPHeader.parse(bytes), retransmission: retransmission)
+        }
+    }
+
+    var sentRTCP: [(to: ParticipantID, packet: RTCPPacket)] {
+        directives.compactMap {
+            guard case .sendRTCP(let to, let packet) = $0 else { return nil }
+            return (to, packet)
+        }
+    }
+
+    var speakerChanges: [ParticipantID?] {
+        directives.compactMap {
+            guard case .activeSpeakerChanged(let who) = $0 else { return nil }
+            return .some(who)
+        }
+    }
+}
+
+func videoTrack(_ id: UInt32, mid: String, ssrc: UInt32?, rtxSSRC: UInt32? = nil) -> PublishedTrackDescription {
+    PublishedTrackDescription(id: TrackID(id), mid: mid, kind: .video,
+                              payloadTypes: [PayloadTypeDescription(payloadType: 96, codec: .vp8, rtxPayloadType: 97)],
+                              layers: [SimulcastLayerDescription(ssrc: ssrc, rtxSSRC: rtxSSRC)])
+}
+
+func audioTrack(_ id: UInt32, mid: String, ssrc: UInt32?) -> PublishedTrackDescription {
+    PublishedTrackDescription(id: TrackID(id), mid: mid, kind: .audio,
+                              payloadTypes: [PayloadTypeDescription(payloadType: 111, codec: .opus)],
+                              layers: [SimulcastLayerDescription(ssrc: ssrc)])
+}

@@ -35,4 +35,12 @@ step "5. A Swiss-only tenant on the same cluster, after its only Swiss node is l
 "$DEMARC" placement explain --topology Topologies/local.yaml --policy Topologies/policies/swiss-only.json \
     --participants Topologies/participants/demo-meeting.yaml --fail zrh-1 || echo "(exit $? — refused: no compliant node)"
 
+step "6. The gossip control plane, simulated: 30 nodes, 5 % packet loss, one node crashes"
+"$DEMARC" simulate gossip --nodes 30 --loss 5% --seed 1 --crash 1 2>/dev/null
+
+step "7. Access tokens: the operator mints one offline with the cluster token key, and checks it"
+"$DEMARC" node keygen --out "$OUT/tokens.key" > /dev/null
+TOKEN=$("$DEMARC" token issue --key "$OUT/tokens.key" --role operator --subject ops@example.org --ttl 600)
+"$DEMARC" token inspect "$TOKEN" --key "$OUT/tokens.key.pub"
+
 printf '\nKeys and the certificate are in %s/. JSON output: add --json to any explain command.\n' "$OUT"

@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(
             name: "TransparencyStoreTests",
             dependencies: [
-                "TransparencyStore", "Transparency", "SodiumWrapper", "Residency", "TransparencyBench",
+                "TransparencyStore", "Transparency", "SodiumWrapper", "Residency", "TransparencyBench", "NodeTrust",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

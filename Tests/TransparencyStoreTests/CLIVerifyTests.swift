@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import SodiumWrapper
 import Transparency
+import NodeTrust
 @testable import TransparencyStore
 
 /// Runs the real `demarc transparency verify` / `consistency` binaries on files produced
@@ -76,5 +77,37 @@ struct CLIVerifyTests {
         let badProof = try write("bad-proof.json", "{\"from\":\(old.checkpoint.size),\"to\":\(new.checkpoint.size),\"proof\":[\"\(Data(flipped).base64EncodedString())\"]}")
         r = try run(["transparency", "consistency", oldFile, newFile, "--key", keyFile, "--proof", badProof])
         #expect(r.status != 0, "\(r.output)")
+    }
+
+    /// A participant who trusts only the operator: the report carries the node's
+    /// certificate, the operator key vouches for the node key, the node key for the checkpoint.
+    @Test func verifyWithTheOperatorKeyThroughTheEmbeddedNodeCertificate() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.demarc.path), "build the demarc product first")
+        let dir = URL(fileURLWithPath: tempPath("op")).deletingLastPathComponent()
+        let operatorKey = Ed25519.PrivateKey(), nodeKey = Ed25519.PrivateKey()
+        let now = Int64(Date().timeIntervalSince1970)
+        let cert = try NodeCertificate.issue(nodeID: "fra-1", nodePublicKey: nodeKey.publicKey, region: "eu-de-fra", jurisdiction: "DE",
+                                             notBeforeUnix: now - 3_600, notAfterUnix: now + 86_400, serial: 1, signer: operatorKey)
+        let store = try SQLiteTransparencyStore(path: dir.appendingPathComponent("log.sqlite").path)
+        let log = TransparencyLog(store: store, signer: try NoteSigner(keyName: "demarc.test/fra-1", key: nodeKey), nodeCertificatePEM: cert.pem)
+        let key = try #require(try await store.commitmentKey(forTenant: "acme", create: true))
+        let meeting = key.meeting("board")
+        try await log.record(StoreConformance.policy(), meeting: meeting, tenant: "acme")
+        try await log.record(.mediaProcessed(at: fra, endToEndEncrypted: true), meeting: meeting, tenant: "acme")
+        let report = try #require(try await log.report(meeting: meeting))
+
+        func write(_ name: String, _ text: String) throws -> String {
+            let path = dir.appendingPathComponent(name).path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let reportFile = try write("report.json", String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
+        let operatorFile = try write("operator.pub", KeyFile.encodePublic(operatorKey.publicKey))
+        let impostorFile = try write("impostor.pub", KeyFile.encodePublic(Ed25519.PrivateKey().publicKey))
+
+        var r = try run(["transparency", "verify", reportFile, "--key", operatorFile])
+        #expect(r.status == 0 && r.output.contains("VERIFIED") && r.output.contains("certified by the given operator key"), "\(r.output)")
+        r = try run(["transparency", "verify", reportFile, "--key", impostorFile])
+        #expect(r.status != 0 && r.output.contains("FAILED"), "\(r.output)")
     }
 }

@@ -129,8 +129,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
-        .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "SodiumWrapper", "Residency"], swiftSettings: strictSettings),
-        .testTarget(name: "AccessTokensTests", dependencies: ["AccessTokens", "SodiumWrapper"], swiftSettings: strictSettings),
+        .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "SodiumWrapper", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "AccessTokensTests", dependencies: ["AccessTokens", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "TransparencyStoreTests",
             dependencies: [
@@ -148,10 +148,10 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "MediaPacketsTests", dependencies: ["MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
+        .testTarget(name: "MediaPacketsTests", dependencies: ["MediaPackets", "OpenSSLWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
-        .testTarget(name: "MediaForwardingTests", dependencies: ["MediaForwarding", "MediaPackets", "MediaCore"], swiftSettings: strictSettings),
+        .testTarget(name: "MediaForwardingTests", dependencies: ["MediaForwarding", "MediaPackets", "MediaCore", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
         .testTarget(name: "GossipNIOTests", dependencies: ["GossipNIO", "Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper"], swiftSettings: strictSettings),
     ]

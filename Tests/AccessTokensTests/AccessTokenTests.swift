@@ -2,18 +2,8 @@ import Testing
 import Foundation
 import SodiumWrapper
 @testable import AccessTokens
+import DemarcTestSupport
 
-/// Deterministic pseudo-random numbers for reproducible fuzzing.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 final class TestClock: @unchecked Sendable {
     var now = Date(timeIntervalSince1970: 1_790_000_000)
@@ -81,7 +71,7 @@ struct AccessTokenTests {
     @Test func flippedOrFuzzedTokensAlwaysThrowTypedErrors() throws {
         let token = try AccessTokenIssuer(key: key).issue(claims())
         let bytes = Array(token.utf8)
-        var rng = SplitMix64(state: 42)
+        var rng = SeededGenerator(seed: 42)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ".utf8)
         for i in bytes.indices {
             var bad = bytes

@@ -1,3 +1,4 @@
+import DemarcTestSupport
 import Testing
 import MediaForwarding
 import MediaPackets

@@ -1,5 +1,6 @@
 import MediaForwarding
 import MediaPackets
+import DemarcTestSupport
 
 /// A manual instant for tests: time moves only when the test says so.
 struct TestInstant: InstantProtocol, Hashable, Sendable {
@@ -12,18 +13,6 @@ struct TestInstant: InstantProtocol, Hashable, Sendable {
 
 typealias Router = ForwardingRouter<TestInstant>
 
-/// SplitMix64: seeded, so a failing run reproduces.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 enum Ext {
     static let mid: UInt8 = 1

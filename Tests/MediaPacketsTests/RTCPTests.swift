@@ -1,3 +1,4 @@
+import DemarcTestSupport
 import Testing
 @testable import MediaPackets
 

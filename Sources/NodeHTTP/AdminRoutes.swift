@@ -90,11 +90,11 @@ public struct AdminRoutes: Sendable {
             _ = try authorize(request, .tenantAdmin, tenant: tenant)
             let buffer = try await request.body.collect(upTo: Self.maximumBodyBytes)
             let source = String(buffer: buffer)
-            let check = directory.parser.check(source, file: "policy")
-            let (record, _) = try mapDirectory { try directory.putPolicy(tenant: tenant, source: source) }
+            let applied = try mapDirectory { try directory.putPolicy(tenant: tenant, source: source) }
+            let record = applied.record
             try await auditor?.policyApplied(tenant: tenant, version: record.version, digest: record.digest)
             return try json(PolicyApplied(tenant: tenant, version: record.version, digest: record.digest,
-                                          warnings: check.warnings.map(Self.problemBody)))
+                                          warnings: applied.warnings.map(Self.problemBody)))
         }
         router.get("v1/tenants/:tenant/policy") { request, context in
             let tenant = try context.parameters.require("tenant")

@@ -31,7 +31,7 @@ public struct PolicyParser: Sendable {
         var tenant = ""
         if let (_, node) = value["tenant"] {
             if let s = r.string(node, "tenant") {
-                if Self.isValidTenant(s) { tenant = s } else {
+                if Self.isValidTenantID(s) { tenant = s } else {
                     r.error(node, "tenant", "'\(s.prefix(70))' is not a valid tenant id",
                             fix: "use 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit")
                 }
@@ -231,9 +231,7 @@ public struct PolicyParser: Sendable {
     }
 
     /// True for a valid tenant id: 1-63 characters of a-z, 0-9 and '-', not starting with '-'.
-    public static func isValidTenantID(_ s: String) -> Bool { isValidTenant(s) }
-
-    static func isValidTenant(_ s: String) -> Bool {
+    public static func isValidTenantID(_ s: String) -> Bool {
         let u = Array(s.utf8)
         guard (1...63).contains(u.count), u[0] != UInt8(ascii: "-") else { return false }
         return u.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: "-") }

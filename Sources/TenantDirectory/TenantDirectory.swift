@@ -135,10 +135,12 @@ public final class TenantDirectory: Sendable {
         do { return try db.read { try String.fetchAll($0, sql: "SELECT id FROM tenant ORDER BY id") } } catch { throw .storage("\(error)") }
     }
 
-    /// Validates and applies a new policy version. Returns the stored version and the parsed policy.
-    public func putPolicy(tenant: String, source: String, file: String = "policy") throws(DirectoryError) -> (PolicyVersion, ResidencyPolicy) {
-        let policy: ResidencyPolicy
-        do { policy = try parser.parse(source, file: file) } catch { throw .invalidPolicy(error) }
+    /// Validates and applies a new policy version. Returns the stored version, the parsed
+    /// policy, and the validator's warnings (which do not stop a policy from applying).
+    public func putPolicy(tenant: String, source: String, file: String = "policy") throws(DirectoryError)
+        -> (record: PolicyVersion, policy: ResidencyPolicy, warnings: [ConfigProblem]) {
+        let check = parser.check(source, file: file)
+        guard let policy = check.policy else { throw .invalidPolicy(ConfigError(problems: check.problems)) }
         guard policy.tenant == tenant else { throw .tenantMismatch(path: tenant, policy: policy.tenant) }
         let record = PolicyVersion(tenant: tenant, version: policy.version, source: source,
                                    digest: Self.digest(policy), appliedAt: now())
@@ -155,7 +157,7 @@ public final class TenantDirectory: Sendable {
                                arguments: [tenant, record.version, source, record.digest, record.appliedAt.timeIntervalSince1970])
             }
         } catch let e as DirectoryError { throw e } catch { throw .storage("\(error)") }
-        return (record, policy)
+        return (record, policy, check.warnings)
     }
 
     /// The applied (newest) policy of `tenant`, parsed; nil when none was put yet.

@@ -18,7 +18,7 @@ import DemarcTestSupport
         let t = try d.createTenant("acme")
         #expect(t.policyVersion == nil)
         #expect(try d.currentPolicy(tenant: "acme") == nil)
-        let (v1, p1) = try d.putPolicy(tenant: "acme", source: policy(version: 1))
+        let (v1, p1, _) = try d.putPolicy(tenant: "acme", source: policy(version: 1))
         #expect(v1.version == 1 && p1.rule(.media).allowed.count == 27)
         #expect(v1.digest.hasPrefix("sha256:") && v1.digest.count == 7 + 64)
         _ = try d.putPolicy(tenant: "acme", source: policy(version: 3, allow: "DE"))

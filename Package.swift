@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         // Gossip UDP/TCP shell (issue 3).
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // The node's /metrics endpoint (issue 5).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // MARK: C libraries (system), each wrapped once below.
@@ -54,14 +56,32 @@ let package = Package(
         ),
         .target(name: "NodeConfiguration", dependencies: ["Residency", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
 
+        // MARK: The node process (issue 5): composes gossip, placement, meetings, log, tenants, HTTP.
+        .target(
+            name: "DemarcNode",
+            dependencies: [
+                "NodeConfiguration", "NodeTrust", "Residency", "Placement", "Gossip", "GossipNIO", "ControlPlaneWire",
+                "Transparency", "TransparencyStore", "TransparencyHTTP", "TenantDirectory", "AccessTokens", "NodeHTTP", "SodiumWrapper",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: The command-line tool.
         .executableTarget(
             name: "DemarcCLI",
             dependencies: [
                 "Residency", "Placement", "NodeTrust", "SodiumWrapper",
                 "Gossip", "GossipSimulation",
-                "Transparency", "AccessTokens",
+                "Transparency", "AccessTokens", "DemarcNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
@@ -128,6 +148,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "DemarcNodeTests", dependencies: ["DemarcNode", "NodeTrust", "DemarcCLI"], swiftSettings: strictSettings),
         .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "SodiumWrapper", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "AccessTokensTests", dependencies: ["AccessTokens", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),

@@ -58,15 +58,30 @@ enum PeerRequestSignature {
 }
 
 /// Remembers accepted peer signatures for the skew window so each is accepted once.
+/// Amortised O(1): entries expire from the front of an insertion-ordered queue. At
+/// `capacity` unexpired entries it refuses new ones (fail closed; a peer retries) rather
+/// than forgetting one that could then be replayed.
 struct PeerReplayGuard {
-    private var seen: [String: Int64] = [:]
+    let capacity: Int
+    private var seen: Set<String> = []
+    private var order: [(signature: String, at: Int64)] = []
+    private var head = 0
+
+    init(capacity: Int = 50_000) { self.capacity = capacity }
 
     mutating func accept(_ signature: String, at nowUnixMilliseconds: Int64) -> Bool {
-        if seen.count > 50_000 || seen.count % 1_024 == 1_023 {
-            seen = seen.filter { nowUnixMilliseconds - $0.value <= 2 * PeerRequestSignature.skewMilliseconds }
+        let horizon = nowUnixMilliseconds - 2 * PeerRequestSignature.skewMilliseconds
+        while head < order.count, order[head].at < horizon {
+            seen.remove(order[head].signature)
+            head += 1
         }
-        guard seen[signature] == nil else { return false }
-        seen[signature] = nowUnixMilliseconds
+        if head > 1_024, head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+        guard !seen.contains(signature), seen.count < capacity else { return false }
+        seen.insert(signature)
+        order.append((signature, nowUnixMilliseconds))
         return true
     }
 }

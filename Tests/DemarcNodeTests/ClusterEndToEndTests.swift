@@ -172,7 +172,42 @@ import NodeTrust
         let swissAdmin = try #require(swiss.json["admin_token"] as? String)
         let swissPolicy = try String(contentsOf: LocalCluster.root.appendingPathComponent("Topologies/policies/swiss-only.json"), encoding: .utf8)
         #expect(try await c.http("PUT", last, "/v1/tenants/helvetia-bank/policy", token: swissAdmin, body: swissPolicy).status == 200)
+        // A tenant whose media may run only in CH but whose signaling data may also sit in DE/IE:
+        // its meeting runs on zrh-1, and the DE/IE nodes hold directory copies of the record.
+        let alpine = try await c.http("POST", last, "/v1/tenants", token: operatorToken, json: ["id": "alpine-clinic"])
+        let alpineAdmin = try #require(alpine.json["admin_token"] as? String)
+        let alpinePolicy = """
+            tenant: alpine-clinic
+            version: 1
+            jurisdictions: [CH]
+            categories:
+              signaling:    { allow: [CH, DE, IE] }
+              logs:         { allow: [CH, DE, IE], retention: 30d }
+              transparency: { allow: [CH, DE, IE], retention: 365d }
+            participants: { domains: [alpine.example] }
+            """
+        try await c.eventually("the alpine-clinic tenant to reach \(last)", within: .seconds(10)) {
+            (try? await c.http("PUT", last, "/v1/tenants/alpine-clinic/policy", token: alpineAdmin, body: alpinePolicy))?.status == 200
+        }
+        try await c.eventually("the alpine-clinic policy to reach zrh-1", within: .seconds(10)) {
+            (try? await c.http("GET", "zrh-1", "/v1/tenants/alpine-clinic/policy", token: alpineAdmin))?.json["version"] as? Int == 1
+        }
+        let checkup = try await c.http("POST", last, "/v1/meetings", token: alpineAdmin,
+                                       json: ["id": "checkup", "participants": [["id": "lea@alpine.example", "country": "CH"]]])
+        #expect(checkup.status == 201, "\(checkup.text)")
+        #expect((checkup.json["nodes"] as? [String]) == ["zrh-1"])
+        try await c.eventually("\(last) to hold a directory copy", within: .seconds(10)) { await meeting(c, last, "checkup", token: alpineAdmin) != nil }
+
         c.kill("zrh-1")
+        // No compliant node is left for its media: suspended with the reason, not moved to DE or IE.
+        try await c.eventually("the CH-only meeting to be suspended", within: .seconds(30)) {
+            guard let m = await meeting(c, last, "checkup", token: alpineAdmin) else { return false }
+            return m["status"] as? String == "suspended" && (m["reason"] as? String ?? "").hasPrefix("no_compliant_node")
+        }
+        let leaToken = try await c.http("POST", last, "/v1/tenants/alpine-clinic/tokens", token: alpineAdmin,
+                                        json: ["identity": "lea@alpine.example", "meeting": "checkup"])
+        let leaJoin = try await c.http("POST", last, "/v1/meetings/checkup/join", token: try #require(leaToken.json["token"] as? String))
+        #expect(leaJoin.status == 409 && leaJoin.json["code"] as? String == "meeting_suspended", "\(leaJoin.text)")
         try await c.eventually("zrh-1 to be seen dead", within: .seconds(30)) {
             await members(c, at: last).contains { $0["node"] as? String == "zrh-1" && ($0["status"] as? String) != "alive" }
         }

@@ -148,7 +148,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "DemarcNodeTests", dependencies: ["DemarcNode", "NodeTrust", "DemarcCLI", "Gossip", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DemarcNodeTests", dependencies: ["DemarcNode", "NodeTrust", "DemarcCLI", "Gossip", "GossipNIO", "ControlPlaneWire", "SodiumWrapper", "AccessTokens", "Placement", "Residency", "Transparency", "TransparencyStore", "TenantDirectory", "DemarcTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: strictSettings),
         .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "SodiumWrapper", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "AccessTokensTests", dependencies: ["AccessTokens", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),

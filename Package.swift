@@ -56,6 +56,9 @@ let package = Package(
         ),
         .target(name: "NodeConfiguration", dependencies: ["Residency", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
 
+        // MARK: Relay links between the nodes of a meeting (issue 7): keys and framing, no I/O.
+        .target(name: "RelayLinks", dependencies: ["SodiumWrapper"], swiftSettings: strictSettings),
+
         // MARK: The node process (issue 5): composes gossip, placement, meetings, log, tenants, HTTP.
         .target(
             name: "DemarcNode",
@@ -148,6 +151,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "RelayLinksTests", dependencies: ["RelayLinks", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DemarcNodeTests", dependencies: ["DemarcNode", "NodeTrust", "DemarcCLI", "Gossip", "GossipNIO", "ControlPlaneWire", "SodiumWrapper", "AccessTokens", "Placement", "Residency", "Transparency", "TransparencyStore", "TenantDirectory", "DemarcTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: strictSettings),
         .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "SodiumWrapper", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),

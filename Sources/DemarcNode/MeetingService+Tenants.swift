@@ -39,14 +39,23 @@ extension MeetingService {
         for key in records.keys where key.tenant == id { records[key] = nil }
     }
 
+    /// Sends the same signed request to every usable peer, concurrently.
     func broadcast(_ method: String, _ path: String, body: Data = Data()) async {
         _ = try? await placementView()
-        for p in peerDirectory.peers.values.sorted(by: { $0.nodeID < $1.nodeID }) where p.isUsable {
-            do {
-                let reply = try await client.call(method, p, path, body: body)
-                if !(200..<300).contains(reply.status) { logger.warning("peer refused a tenant update", metadata: ["peer": "\(p.nodeID)", "status": "\(reply.status)"]) }
-            } catch {
-                logger.warning("peer unreachable for a tenant update", metadata: ["peer": "\(p.nodeID)"])
+        let peers = peerDirectory.peers.values.filter(\.isUsable)
+        let client = self.client, logger = self.logger
+        await withTaskGroup(of: Void.self) { group in
+            for p in peers {
+                group.addTask {
+                    do {
+                        let reply = try await client.call(method, p, path, body: body)
+                        if !(200..<300).contains(reply.status) {
+                            logger.warning("peer refused a tenant update", metadata: ["peer": "\(p.nodeID)", "status": "\(reply.status)"])
+                        }
+                    } catch {
+                        logger.warning("peer unreachable for a tenant update", metadata: ["peer": "\(p.nodeID)"])
+                    }
+                }
             }
         }
     }
@@ -65,20 +74,22 @@ extension MeetingService {
     }
 }
 
-/// Hands the API's tenant changes to the replication above.
+/// Hands the API's tenant changes to the replication above. The push runs in the
+/// background so an unreachable peer never holds up the caller; order does not matter
+/// (a policy arriving first creates its tenant; versions only go up).
 struct TenantReplication: TenantChangeObserver {
     let service: MeetingService
 
     func tenantCreated(_ tenant: String) async {
-        await service.broadcast("PUT", "/internal/v1/tenants/\(tenant)")
+        Task { await service.broadcast("PUT", "/internal/v1/tenants/\(tenant)") }
     }
 
     func policyApplied(tenant: String, source: String) async {
-        await service.broadcast("PUT", "/internal/v1/tenants/\(tenant)/policy", body: Data(source.utf8))
+        Task { await service.broadcast("PUT", "/internal/v1/tenants/\(tenant)/policy", body: Data(source.utf8)) }
     }
 
     func tenantDeleted(_ tenant: String) async {
         await service.removeTenant(tenant)
-        await service.broadcast("DELETE", "/internal/v1/tenants/\(tenant)")
+        Task { await service.broadcast("DELETE", "/internal/v1/tenants/\(tenant)") }
     }
 }

@@ -128,7 +128,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
+        // Also checks every node config and Kubernetes manifest under Deploy/ (Yams for the manifests).
+        .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "SodiumWrapper", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "AccessTokensTests", dependencies: ["AccessTokens", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(

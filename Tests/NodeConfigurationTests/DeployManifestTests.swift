@@ -70,7 +70,7 @@ import Testing
 
     /// Checks one StatefulSet; returns the region it pins.
     func checkStatefulSet(_ m: Manifest, all: [Manifest]) -> String? {
-        let where_ = "\(m.file): StatefulSet \(m.name)"
+        let subject = "\(m.file): StatefulSet \(m.name)"
         let spec = m.object["spec"] as Any?
         let template = spec["template"]
         let pod = template["spec"]
@@ -78,9 +78,9 @@ import Testing
 
         // Region pinning: a required node affinity on a region label, matching the pod's region label.
         let region = (labels["demarc.io/region"] as Any?).text
-        #expect(region != nil, "\(where_): pods carry no demarc.io/region label")
+        #expect(region != nil, "\(subject): pods carry no demarc.io/region label")
         let terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"].list
-        #expect(!terms.isEmpty, "\(where_): no required node affinity")
+        #expect(!terms.isEmpty, "\(subject): no required node affinity")
         for term in terms {
             let pins = (term as Any?)["matchExpressions"].list.contains { e in
                 let e = e as Any?
@@ -88,31 +88,33 @@ import Testing
                     && !e["values"].list.isEmpty
                     && (e["key"].text != "demarc.io/region" || e["values"].list.compactMap { ($0 as Any?).text } == [region ?? ""])
             }
-            #expect(pins, "\(where_): a node selector term does not pin the region")
+            #expect(pins, "\(subject): a node selector term does not pin the region")
         }
         // One node per host (they share the host's ports).
         let antiAffinity = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"].list
-        #expect(antiAffinity.contains { ($0 as Any?)["topologyKey"].text == "kubernetes.io/hostname" }, "\(where_): no one-per-host anti-affinity")
+        #expect(antiAffinity.contains { ($0 as Any?)["topologyKey"].text == "kubernetes.io/hostname" }, "\(subject): no one-per-host anti-affinity")
 
         // UDP media on the host's address.
-        #expect((pod["hostNetwork"] as? Bool) == true, "\(where_): hostNetwork must be true (UDP media)")
-        #expect(pod["dnsPolicy"].text == "ClusterFirstWithHostNet", "\(where_): with hostNetwork, dnsPolicy ClusterFirstWithHostNet")
+        #expect((pod["hostNetwork"] as? Bool) == true, "\(subject): hostNetwork must be true (UDP media)")
+        #expect(pod["dnsPolicy"].text == "ClusterFirstWithHostNet", "\(subject): with hostNetwork, dnsPolicy ClusterFirstWithHostNet")
 
         // Least privilege.
-        #expect((pod["securityContext"]["runAsNonRoot"] as? Bool) == true, "\(where_): runAsNonRoot")
+        #expect((pod["securityContext"]["runAsNonRoot"] as? Bool) == true, "\(subject): runAsNonRoot")
         let containers = pod["containers"].list + pod["initContainers"].list
+        let images = Set(containers.compactMap { ($0 as Any?)["image"].text })
+        #expect(images.count == 1, "\(subject): the init container renders the config with the node's own image, so an upgrade changes both: \(images.sorted())")
         for c in containers {
             let c = c as Any?, name = c["name"].text ?? "?"
             let sc = c["securityContext"]
-            #expect((sc["readOnlyRootFilesystem"] as? Bool) == true, "\(where_): container \(name) readOnlyRootFilesystem")
-            #expect((sc["allowPrivilegeEscalation"] as? Bool) == false, "\(where_): container \(name) allowPrivilegeEscalation false")
-            #expect(sc["capabilities"]["drop"].list.compactMap { ($0 as Any?).text } == ["ALL"], "\(where_): container \(name) drops ALL capabilities")
-            #expect(c["resources"]["requests"]["cpu"] != nil && c["resources"]["requests"]["memory"] != nil, "\(where_): container \(name) resource requests")
+            #expect((sc["readOnlyRootFilesystem"] as? Bool) == true, "\(subject): container \(name) readOnlyRootFilesystem")
+            #expect((sc["allowPrivilegeEscalation"] as? Bool) == false, "\(subject): container \(name) allowPrivilegeEscalation false")
+            #expect(sc["capabilities"]["drop"].list.compactMap { ($0 as Any?).text } == ["ALL"], "\(subject): container \(name) drops ALL capabilities")
+            #expect(c["resources"]["requests"]["cpu"] != nil && c["resources"]["requests"]["memory"] != nil, "\(subject): container \(name) resource requests")
         }
 
         // The node container: probes, drain, metrics.
         guard let nodeContainer = pod["containers"].list.first(where: { ($0 as Any?)["name"].text == "node" }) else {
-            Issue.record("\(where_): no container named node")
+            Issue.record("\(subject): no container named node")
             return region
         }
         let node: Any? = nodeContainer
@@ -122,17 +124,17 @@ import Testing
             let port = probe["httpGet"]["port"]
             return port.int ?? port.text.flatMap { portByName[$0] }
         }
-        #expect(node["livenessProbe"]["httpGet"]["path"].text == "/healthz", "\(where_): liveness on /healthz")
-        #expect(node["readinessProbe"]["httpGet"]["path"].text == "/readyz", "\(where_): readiness on /readyz")
+        #expect(node["livenessProbe"]["httpGet"]["path"].text == "/healthz", "\(subject): liveness on /healthz")
+        #expect(node["readinessProbe"]["httpGet"]["path"].text == "/readyz", "\(subject): readiness on /readyz")
         let httpPort = probePort(node["readinessProbe"])
-        #expect(httpPort != nil && probePort(node["livenessProbe"]) == httpPort, "\(where_): probes on the http port")
+        #expect(httpPort != nil && probePort(node["livenessProbe"]) == httpPort, "\(subject): probes on the http port")
         let preStopSeconds = node["lifecycle"]["preStop"]["sleep"]["seconds"].int ?? 0
         let grace = pod["terminationGracePeriodSeconds"].int ?? 30
-        #expect(grace >= 60 + preStopSeconds, "\(where_): terminationGracePeriodSeconds \(grace) leaves less than the ~60 s drain after preStop")
+        #expect(grace >= 60 + preStopSeconds, "\(subject): terminationGracePeriodSeconds \(grace) leaves less than the ~60 s drain after preStop")
         let annotations = template["metadata"]["annotations"]
-        #expect(annotations["prometheus.io/scrape"].text == "true", "\(where_): prometheus.io/scrape annotation")
-        #expect(annotations["prometheus.io/port"].int == httpPort, "\(where_): prometheus.io/port is the http port")
-        #expect(annotations["prometheus.io/path"].text == "/metrics", "\(where_): prometheus.io/path")
+        #expect(annotations["prometheus.io/scrape"].text == "true", "\(subject): prometheus.io/scrape annotation")
+        #expect(annotations["prometheus.io/port"].int == httpPort, "\(subject): prometheus.io/port is the http port")
+        #expect(annotations["prometheus.io/path"].text == "/metrics", "\(subject): prometheus.io/path")
 
         // A PodDisruptionBudget for this region: maxUnavailable 1, selecting these pods.
         let budgets = all.filter { b in
@@ -140,17 +142,17 @@ import Testing
             let selector = (b.object["spec"] as Any?)["selector"]["matchLabels"].mapping ?? [:]
             return !selector.isEmpty && selector.allSatisfy { k, v in (labels[k] as Any?).text == (v as Any?).text }
         }
-        #expect(budgets.count == 1, "\(where_): \(budgets.count) PodDisruptionBudgets select its pods, expected 1")
+        #expect(budgets.count == 1, "\(subject): \(budgets.count) PodDisruptionBudgets select its pods, expected 1")
         for b in budgets { #expect((b.object["spec"] as Any?)["maxUnavailable"].int == 1, "\(b.file): maxUnavailable 1") }
 
         // The gossip seeds Service: headless, publishing not-ready pods, UDP and TCP.
         let serviceName = spec["serviceName"].text ?? ""
         let service = all.first { $0.kind == "Service" && $0.name == serviceName }?.object as Any?
-        #expect(service != nil, "\(where_): serviceName '\(serviceName)' names no Service")
-        #expect(service["spec"]["clusterIP"].text == "None", "\(where_): Service \(serviceName) must be headless")
-        #expect((service["spec"]["publishNotReadyAddresses"] as? Bool) == true, "\(where_): Service \(serviceName) publishNotReadyAddresses")
+        #expect(service != nil, "\(subject): serviceName '\(serviceName)' names no Service")
+        #expect(service["spec"]["clusterIP"].text == "None", "\(subject): Service \(serviceName) must be headless")
+        #expect((service["spec"]["publishNotReadyAddresses"] as? Bool) == true, "\(subject): Service \(serviceName) publishNotReadyAddresses")
         let protocols = Set(service["spec"]["ports"].list.compactMap { ($0 as Any?)["protocol"].text })
-        #expect(protocols == ["UDP", "TCP"], "\(where_): gossip is UDP and TCP")
+        #expect(protocols == ["UDP", "TCP"], "\(subject): gossip is UDP and TCP")
 
         // The node.yaml template, rendered for every pod, parses, and agrees with the pod.
         checkNodeConfig(m, all: all, region: region, httpPort: httpPort, node: node, gossipService: serviceName)
@@ -158,7 +160,7 @@ import Testing
     }
 
     func checkNodeConfig(_ m: Manifest, all: [Manifest], region: String?, httpPort: Int?, node: Any?, gossipService: String) {
-        let where_ = "\(m.file): StatefulSet \(m.name)"
+        let subject = "\(m.file): StatefulSet \(m.name)"
         let spec = m.object["spec"] as Any?
         let pod = spec["template"]["spec"]
         let volumes = pod["volumes"].list
@@ -167,14 +169,14 @@ import Testing
         guard let configMapName = volume("template")["configMap"]["name"].text,
               let configMap = all.first(where: { $0.kind == "ConfigMap" && $0.name == configMapName }),
               let template = (configMap.object["data"] as Any?)["node.yaml"].text else {
-            Issue.record("\(where_): no ConfigMap with a node.yaml behind its 'template' volume")
+            Issue.record("\(subject): no ConfigMap with a node.yaml behind its 'template' volume")
             return
         }
-        #expect(template.contains(Self.nodeIDPlaceholder) && template.contains(Self.podIPPlaceholder), "\(where_): the template has no placeholders")
+        #expect(template.contains(Self.nodeIDPlaceholder) && template.contains(Self.podIPPlaceholder), "\(subject): the template has no placeholders")
         let render: Any? = pod["initContainers"].list.first { ($0 as Any?)["name"].text == "render-config" }
         let script = render["command"].list.compactMap { ($0 as Any?).text }.joined(separator: " ")
-        #expect(script.contains(Self.nodeIDPlaceholder) && script.contains(Self.podIPPlaceholder), "\(where_): render-config does not substitute both placeholders")
-        #expect(node["args"].list.compactMap { ($0 as Any?).text }.contains("/run/demarc/node.yaml"), "\(where_): the node does not read the rendered config")
+        #expect(script.contains(Self.nodeIDPlaceholder) && script.contains(Self.podIPPlaceholder), "\(subject): render-config does not substitute both placeholders")
+        #expect(node["args"].list.compactMap { ($0 as Any?).text }.contains("/run/demarc/node.yaml"), "\(subject): the node does not read the rendered config")
 
         let start = spec["ordinals"]["start"].int ?? 0
         let replicas = spec["replicas"].int ?? 1

@@ -185,17 +185,21 @@ import Testing
         let identityMount = node["volumeMounts"].list.first { ($0 as Any?)["name"].text == "node-identity" }.flatMap { ($0 as Any?)["mountPath"].text } ?? "?"
         let pods = Self.podNames(all)
 
-        for ordinal in start..<(start + replicas) {
-            let podName = "\(m.name)-\(ordinal)"
+        // render-config writes an IPv6 pod IP in brackets; both forms must parse.
+        let renderings = (start..<(start + replicas)).flatMap { ordinal in
+            ["10.0.0.\(ordinal)", "[fd00::\(ordinal)]"].map { (pod: "\(m.name)-\(ordinal)", ip: $0) }
+        }
+        for (podName, ip) in renderings {
             let text = template.replacingOccurrences(of: Self.nodeIDPlaceholder, with: podName)
-                .replacingOccurrences(of: Self.podIPPlaceholder, with: "10.0.0.\(ordinal)")
-            let file = "\(configMap.file) (ConfigMap \(configMapName), node.yaml for pod \(podName))"
+                .replacingOccurrences(of: Self.podIPPlaceholder, with: ip)
+            let file = "\(configMap.file) (ConfigMap \(configMapName), node.yaml for pod \(podName) at \(ip))"
             let config: NodeConfig
             do { config = try NodeConfig.parse(text, file: file) } catch {
                 Issue.record("\(file) does not parse:\n\(error.errors.map { "  \($0)" }.joined(separator: "\n"))")
                 continue
             }
             #expect(config.node.id == podName)
+            #expect(config.gossip.advertise.host == ip.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), "\(file): advertise is not the pod IP")
             #expect(config.node.region == region, "\(file): region \(config.node.region), pods pinned to \(region ?? "?")")
             #expect(config.http.bind.port == httpPort, "\(file): http.bind port \(config.http.bind.port), probes on \(httpPort ?? 0)")
             #expect(config.gossip.bind.port == 7946)

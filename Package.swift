@@ -153,7 +153,8 @@ let package = Package(
         ),
         .testTarget(name: "RelayLinksTests", dependencies: ["RelayLinks", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DemarcNodeTests", dependencies: ["DemarcNode", "NodeTrust", "DemarcCLI", "Gossip", "GossipNIO", "ControlPlaneWire", "SodiumWrapper", "AccessTokens", "Placement", "Residency", "Transparency", "TransparencyStore", "TenantDirectory", "DemarcTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: strictSettings),
-        .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
+        // Also checks every node config and Kubernetes manifest under Deploy/ (Yams for the manifests).
+        .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "SodiumWrapper", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "AccessTokensTests", dependencies: ["AccessTokens", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(

@@ -33,10 +33,15 @@ extension MeetingService {
         }
     }
 
-    func removeTenant(_ id: String) {
+    /// Deletes the tenant here: its policies, its meetings, and its commitment secret, so
+    /// this node's log stays verifiable but can no longer be linked to the tenant.
+    func removeTenant(_ id: String) async {
         try? directory.deleteTenant(id)
         try? store.deleteTenant(id)
         for key in records.keys where key.tenant == id { records[key] = nil }
+        do { try await log.store.destroyTenant(id) } catch {
+            logger.error("could not destroy the tenant's commitment secret", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Sends the same signed request to every usable peer, concurrently.

@@ -126,6 +126,10 @@ public struct AdminRoutes: Sendable {
             guard let (_, policy) = try mapDirectory({ try directory.currentPolicy(tenant: tenant) }) else {
                 throw APIError(.conflict, "no_policy", "put a residency policy before issuing participant tokens")
             }
+            // A participant token always names its meeting (the verifier refuses one that does not).
+            guard let meeting = body.meeting, !meeting.isEmpty, meeting.utf8.count <= 64 else {
+                throw APIError(.badRequest, "bad_request", "a participant token is for one meeting: give \"meeting\" (1-64 characters)")
+            }
             guard !body.identity.isEmpty, body.identity.utf8.count <= 320 else {
                 throw APIError(.badRequest, "bad_request", "identity must be 1-320 characters, e.g. ana@example.com")
             }
@@ -141,7 +145,7 @@ public struct AdminRoutes: Sendable {
             guard (60...participantTokenSeconds).contains(ttl) else {
                 throw APIError(.badRequest, "bad_request", "ttl_seconds must be between 60 and \(participantTokenSeconds)")
             }
-            let (token, expires) = try issueToken(sub: body.identity, tenant: tenant, meeting: body.meeting, role: .participant,
+            let (token, expires) = try issueToken(sub: body.identity, tenant: tenant, meeting: meeting, role: .participant,
                                                   grants: grants, lifetime: ttl)
             return try jsonResponse(TokenIssued(token: token, expires: expires), status: .created)
         }

@@ -216,5 +216,12 @@ import NodeTrust
         #expect(refused.status == 422, "\(refused.text)")
         #expect(refused.json["code"] as? String == "no_compliant_node")
         #expect((refused.json["exclusions"] as? [[String: Any]])?.isEmpty == false)
+
+        // Deleting a tenant destroys its commitment secret on every node: its meetings can no
+        // longer be found in any log (the logs themselves stay intact and verifiable).
+        #expect(try await c.http("DELETE", last, "/v1/tenants/acme-health", token: operatorToken).status == 204)
+        try await c.eventually("acme-health's records to be unlinkable everywhere", within: .seconds(15)) {
+            (try? await c.http("GET", last, "/v1/meetings/consult-1/transparency", token: admin))?.status == 404
+        }
     }
 }

@@ -177,7 +177,7 @@ extension MeetingService {
                     logger.warning("peer did not take the meeting", metadata: ["peer": "\(id)", "status": "\(reply.status)"])
                 }
             } catch {
-                logger.warning("peer unreachable", metadata: ["peer": "\(id)", "error": "\(error)"])
+                logger.warning("peer unreachable", metadata: ["peer": "\(id)"])
                 if serving { refused.insert(id) }
             }
         }

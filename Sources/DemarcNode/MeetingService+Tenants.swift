@@ -28,7 +28,7 @@ extension MeetingService {
         if let policy {
             do { _ = try directory.putPolicy(tenant: id, source: policy) } catch {
                 if case .staleVersion = error { return }
-                logger.warning("replicated policy refused", metadata: ["tenant": "\(id)", "error": "\(error)"])
+                logger.warning("a replicated policy was refused here", metadata: ["code": "\(error.code)"])
             }
         }
     }

@@ -101,7 +101,9 @@ actor MeetingService {
             return caller
         } catch {
             metrics.peerRequestsRefused.increment()
-            logger.warning("peer request refused", metadata: ["path": "\(path)", "reason": "\(error)"])
+            // The route only: paths carry tenant and meeting ids, which logs never do.
+            let route = path.split(separator: "/").prefix(3).joined(separator: "/")
+            logger.warning("peer request refused", metadata: ["route": "/\(route)", "peer": "\(node?.prefix(64) ?? "-")", "reason": "\(error)"])
             throw MeetingError(.unauthorized, "peer_unauthenticated", "\(error)")
         }
     }

@@ -217,6 +217,21 @@ import NodeTrust
         #expect(refused.json["code"] as? String == "no_compliant_node")
         #expect((refused.json["exclusions"] as? [[String: Any]])?.isEmpty == false)
 
+        // The nodes' logs name no participant, meeting, tenant, token or key.
+        var secrets: [String] = ["@acme-health.example", "@helvetia.example", "@alpine.example", "consult-1", "checkup",
+                                 "acme-health", "alpine-clinic", String(admin.prefix(40)), String(operatorToken.prefix(40))]
+        for file in ["gossip.keyring", "tokens.key", "fra-1.key"] {
+            let text = try String(contentsOfFile: c.path(file), encoding: .utf8)
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+                if let last = line.split(separator: " ").last, last.count > 20 { secrets.append(String(last)) }
+            }
+        }
+        for s in Self.specs {
+            let text = c.logText(s.id)
+            #expect(!text.isEmpty)
+            for secret in secrets { #expect(!text.contains(secret), "\(s.id)'s log contains \(secret.prefix(12))…") }
+        }
+
         // Deleting a tenant destroys its commitment secret on every node: its meetings can no
         // longer be found in any log (the logs themselves stay intact and verifiable).
         #expect(try await c.http("DELETE", last, "/v1/tenants/acme-health", token: operatorToken).status == 204)

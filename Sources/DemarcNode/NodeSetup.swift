@@ -106,7 +106,7 @@ public struct NodeSetup: Sendable {
     }
 
     /// The explicit path, `$ENV`, `./Topologies/FILE`, the source tree beside the binary, `/usr/share/demarc/FILE`.
-    static func locate(_ explicit: String?, env: String, file: String) throws(NodeStartupError) -> String {
+    public static func locate(_ explicit: String?, env: String, file: String) throws(NodeStartupError) -> String {
         if let explicit { return explicit }
         var candidates: [String] = []
         if let e = ProcessInfo.processInfo.environment[env] { candidates.append(e) }

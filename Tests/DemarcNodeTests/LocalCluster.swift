@@ -1,4 +1,5 @@
 import Foundation
+import DemarcTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -82,18 +83,9 @@ final class LocalCluster: @unchecked Sendable {
     @discardableResult
     func run(_ args: [String]) throws -> String {
         guard let exe = Self.binary else { throw ClusterTestError.binaryNotFound }
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw ClusterTestError.command(args.joined(separator: " "), p.terminationStatus, String(decoding: e, as: UTF8.self)) }
-        return String(decoding: o, as: UTF8.self)
+        let r = try ProcessRun.run(exe, args, in: dir)
+        guard r.status == 0 else { throw ClusterTestError.command(args.joined(separator: " "), r.status, r.err) }
+        return r.out
     }
 
     func start(_ id: String) throws {

@@ -52,6 +52,24 @@ struct KeyManagementTests {
         #expect(try receiver.decrypt(try sender.encrypt([7])) == [7])
     }
 
+    @Test func receiversFollowTheJoinRatchetOnDemand() throws {
+        let base = MediaKey.random()
+        let id0 = E2EEKeyID(senderSlot: 2, generation: 7), id1 = id0.next
+        let sender = try SFrameSender(keyID: id1.rawValue, baseKey: try MediaKey.ratchet(base, to: id1))
+        let frame = try sender.encrypt([42])
+        let strict = SFrameReceiver()
+        try strict.addKey(keyID: id0.rawValue, baseKey: base)
+        #expect(throws: SFrameError.unknownKeyID(id1.rawValue)) { try strict.decrypt(frame) }
+        let following = SFrameReceiver(ratchetOnDemand: true)
+        try following.addKey(keyID: id0.rawValue, baseKey: base)
+        #expect(try following.decrypt(frame) == [42])
+        #expect(following.hasKey(id1.rawValue))
+        // A rotation (random key) under the next KID is not guessed into place.
+        let rotated = try SFrameSender(keyID: id1.next.rawValue, baseKey: MediaKey.random())
+        #expect(throws: SFrameError.authenticationFailed(keyID: id1.next.rawValue, counter: 0)) { try following.decrypt(try rotated.encrypt([1])) }
+        #expect(!following.hasKey(id1.next.rawValue))
+    }
+
     @Test func keyIDLayout() {
         let id = E2EEKeyID(senderSlot: 0x0102_0304, generation: 0xFFFF)
         #expect(id.rawValue == 0x0102_0304_FFFF)

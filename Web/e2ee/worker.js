@@ -86,9 +86,7 @@ self.onmessage = (event) => {
 };
 
 // RTCRtpScriptTransform: new RTCRtpScriptTransform(worker, { operation: 'encrypt'|'decrypt' }).
-if ('RTCTransformEvent' in self || 'onrtctransform' in self) {
-  self.onrtctransform = (event) => {
-    const t = event.transformer;
-    attach(t.options.operation, t.readable, t.writable, t.options.codec);
-  };
-}
+self.onrtctransform = (event) => {
+  const t = event.transformer;
+  attach(t.options.operation, t.readable, t.writable, t.options.codec);
+};

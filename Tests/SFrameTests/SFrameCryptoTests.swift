@@ -105,7 +105,7 @@ struct SFrameCryptoTests {
         #expect(try receiver.decrypt(frames[3]) == [3])  // late, within the window
         #expect(throws: SFrameError.replayed(keyID: 5, counter: 10)) { try receiver.decrypt(frames[10]) }
         #expect(throws: SFrameError.replayed(keyID: 5, counter: 3)) { try receiver.decrypt(frames[3]) }
-        #expect(try receiver.decrypt(frames[299]) == [299 & 0xFF])
+        #expect(try receiver.decrypt(frames[299]) == [UInt8(299 & 0xFF)])
         #expect(throws: SFrameError.outsideReplayWindow(keyID: 5, counter: 11)) { try receiver.decrypt(frames[11]) }
         #expect(try receiver.decrypt(frames[299 - 127]) == [UInt8((299 - 127) & 0xFF)])
     }

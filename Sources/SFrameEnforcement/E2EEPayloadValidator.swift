@@ -20,7 +20,8 @@ public enum E2EEViolation: Error, Equatable, Sendable {
 public enum E2EEPacketVerdict: Equatable, Sendable {
     /// The first packet of a frame, carrying this SFrame header.
     case frameStart(SFrameHeader, keyframe: Bool)
-    /// A later packet of a frame: opaque ciphertext, nothing to check.
+    /// A later packet of a frame (opaque ciphertext), or an empty payload (a padding-only
+    /// probe, RFC 3550 §5.1): nothing to check.
     case continuation
 }
 
@@ -33,6 +34,7 @@ public enum E2EEPayloadValidator {
     /// `senderSlot` is the slot signaling assigned this publisher; nil skips the KID check.
     public static func validate(rtpPayload payload: UnsafeRawBufferPointer, codec: E2EECodec,
                                 senderSlot: UInt32?) throws(E2EEViolation) -> E2EEPacketVerdict {
+        guard payload.count > 0 else { return .continuation }
         let sframeOffset: Int
         var keyframe = false
         switch codec {

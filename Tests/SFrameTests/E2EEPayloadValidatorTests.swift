@@ -68,8 +68,11 @@ struct E2EEPayloadValidatorTests {
         }
     }
 
-    @Test func malformedPacketsGetTypedViolations() {
-        #expect(throws: E2EEViolation.malformedCodecPayload(.truncated(needed: 1, available: 0))) { try E2EEPayloadValidator.validate(rtpPayload: [], codec: .vp8, senderSlot: nil) }
+    @Test func malformedPacketsGetTypedViolations() throws {
+        #expect(throws: E2EEViolation.malformedCodecPayload(.truncated(needed: 2, available: 1))) { try E2EEPayloadValidator.validate(rtpPayload: [0x90], codec: .vp8, senderSlot: nil) }
+        // Padding-only probes have no payload, hence no media.
+        #expect(try E2EEPayloadValidator.validate(rtpPayload: [UInt8](), codec: .vp8, senderSlot: nil) == .continuation)
+        #expect(try E2EEPayloadValidator.validate(rtpPayload: [UInt8](), codec: .opus, senderSlot: nil) == .continuation)
         #expect(throws: E2EEViolation.malformedClearPrefix) { try E2EEPayloadValidator.validate(rtpPayload: Self.descriptor + [0x50, 0x42], codec: .vp8, senderSlot: nil) }
         // A keyframe whose start code is wrong.
         #expect(throws: E2EEViolation.malformedClearPrefix) { try E2EEPayloadValidator.validate(rtpPayload: Self.descriptor + [0x50, 0x42, 0, 1, 2, 3, 4, 5, 6, 7, 0x00], codec: .vp8, senderSlot: nil) }

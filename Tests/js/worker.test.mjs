@@ -40,5 +40,7 @@ test('frames are encrypted in the VP8 layout and decrypted back; unknown codecs 
   // A replayed frame is dropped.
   assert.equal((await run('decrypt', [{ type: 'key', data: enc.data }], 'video/VP8')).length, 0);
   assert.equal((await run('encrypt', [keyframe()], 'video/H264')).length, 0);
+  // Empty frames carry no media and pass unchanged both ways.
+  assert.equal((await run('decrypt', [{ type: 'delta', data: new ArrayBuffer(0) }], 'video/VP8'))[0].data.byteLength, 0);
   assert.equal(posted.at(-1).code, 'codec');
 });

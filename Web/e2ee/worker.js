@@ -19,12 +19,13 @@ let pendingSend = Promise.resolve();
 const receiver = new SFrameReceiver({ ratchetOnDemand: true });
 const lastReport = new Map();
 
-function report(operation, error) {
+function report(operation, error, frame) {
   const code = error.code ?? error.name;
   const now = Date.now();
   if ((lastReport.get(code) ?? 0) + 1000 > now) return;
   lastReport.set(code, now);
-  self.postMessage({ type: 'error', operation, code, message: String(error.message ?? error) });
+  const detail = frame ? ` (${'type' in frame ? `video ${frame.type}` : 'audio'} frame, ${frame.data.byteLength} bytes)` : '';
+  self.postMessage({ type: 'error', operation, code, message: String(error.message ?? error) + detail });
 }
 
 /** 'vp8' or 'opus' from the frame's metadata, null for a codec without a Demarc layout. */
@@ -44,6 +45,8 @@ function transformer(operation, hint) {
       try {
         if (codec === null) throw Object.assign(new Error('codec has no E2EE layout; frame dropped'), { code: 'codec' });
         const data = new Uint8Array(frame.data);
+        // An empty frame carries no media (Chromium's receiver emits some for audio); pass it on.
+        if (data.length === 0) { controller.enqueue(frame); return; }
         if (operation === 'encrypt') {
           await pendingSend; // a key set just before this frame is in place
           if (!sender) throw Object.assign(new Error('no send key yet; frame dropped'), { code: 'no-key' });
@@ -53,7 +56,7 @@ function transformer(operation, hint) {
         }
         controller.enqueue(frame);
       } catch (error) {
-        report(operation, error); // drop: never forward plaintext, never render garbage
+        report(operation, error, frame); // drop: never forward plaintext, never render garbage
       }
     },
   });

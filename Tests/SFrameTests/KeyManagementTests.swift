@@ -154,3 +154,32 @@ struct InteropTests {
         print("INTEROP swift baseKey=\(Hex.encode(key)) keyID=\(String(kid, radix: 16)) envelope=\(Hex.encode(e.bytes))")
     }
 }
+
+@Suite("Media key schedule: join ratchet, leave rotation")
+struct MediaKeyScheduleTests {
+    @Test func newcomerCannotReadEarlierMediaAndLeaverCannotReadLaterMedia() throws {
+        var schedule = MediaKeySchedule(senderSlot: 4)
+        let sender = try SFrameSender(keyID: schedule.keyID.rawValue, baseKey: schedule.baseKey)
+        // Bob has been in the meeting from the start; Carol will join, then Bob leaves.
+        let bob = SFrameReceiver(ratchetOnDemand: true)
+        try bob.addKey(keyID: schedule.keyID.rawValue, baseKey: schedule.baseKey)
+        let beforeJoin = try sender.encrypt([1])
+
+        let joined = try schedule.participantJoined()
+        try sender.rotate(keyID: joined.keyID.rawValue, baseKey: joined.baseKey)
+        let carol = SFrameReceiver(ratchetOnDemand: true)
+        try carol.addKey(keyID: joined.keyID.rawValue, baseKey: joined.baseKey)  // only the ratcheted key is sealed to Carol
+        let afterJoin = try sender.encrypt([2])
+        #expect(try bob.decrypt(afterJoin) == [2])  // Bob followed the ratchet without a message
+        #expect(try carol.decrypt(afterJoin) == [2])
+        #expect(throws: SFrameError.unknownKeyID(E2EEKeyID(senderSlot: 4, generation: 0).rawValue)) { try carol.decrypt(beforeJoin) }
+
+        let left = schedule.participantLeft()
+        #expect(left.keyID == E2EEKeyID(senderSlot: 4, generation: 2))
+        try sender.rotate(keyID: left.keyID.rawValue, baseKey: left.baseKey)
+        try carol.addKey(keyID: left.keyID.rawValue, baseKey: left.baseKey)  // sealed to the remaining participants only
+        let afterLeave = try sender.encrypt([3])
+        #expect(try carol.decrypt(afterLeave) == [3])
+        #expect(throws: SFrameError.authenticationFailed(keyID: left.keyID.rawValue, counter: 2)) { try bob.decrypt(afterLeave) }
+    }
+}

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fromHex, toHex, makeKeyID, ratchetMediaKey } from '../../Web/e2ee/sframe.js';
+import { fromHex, toHex, makeKeyID, ratchetMediaKey, SFrameSender, SFrameReceiver, SFrameError } from '../../Web/e2ee/sframe.js';
 import {
-  generateIdentity, importIdentity, sealMediaKey, openMediaKey, envelopeKeyID, randomMediaKey, safetyCode, EnvelopeError, ENVELOPE_LENGTH,
+  generateIdentity, importIdentity, sealMediaKey, openMediaKey, envelopeKeyID, randomMediaKey, safetyCode, EnvelopeError, ENVELOPE_LENGTH, MediaKeySchedule,
 } from '../../Web/e2ee/keys.js';
 
 async function code(promise) {
@@ -64,4 +64,28 @@ test('interop: opens what Swift sealed, reproduces its own deterministic seal, s
   }
   assert.equal(await safetyCode([recipient.publicKey, sender.publicKey]), f.safetyCode);
   assert.equal(toHex(await ratchetMediaKey(fromHex(f.ratchet.baseKey), BigInt('0x' + f.ratchet.nextKeyID))), f.ratchet.nextKey);
+});
+
+test('key schedule: a newcomer cannot read earlier media, a leaver cannot read later media', async () => {
+  const frameCode = async (p) => { try { await p; return 'ok'; } catch (e) { assert.ok(e instanceof SFrameError, String(e)); return e.code; } };
+  const schedule = new MediaKeySchedule(4);
+  const sender = await SFrameSender.create(schedule.kid, schedule.baseKey);
+  const bob = new SFrameReceiver({ ratchetOnDemand: true });
+  await bob.addKey(schedule.kid, schedule.baseKey);
+  const beforeJoin = await sender.encrypt(Uint8Array.of(1));
+  const joined = await schedule.participantJoined();
+  await sender.rotate(joined.kid, joined.baseKey);
+  const carol = new SFrameReceiver({ ratchetOnDemand: true });
+  await carol.addKey(joined.kid, joined.baseKey);
+  const afterJoin = await sender.encrypt(Uint8Array.of(2));
+  assert.deepEqual(await bob.decrypt(afterJoin), Uint8Array.of(2));
+  assert.deepEqual(await carol.decrypt(afterJoin), Uint8Array.of(2));
+  assert.equal(await frameCode(carol.decrypt(beforeJoin)), 'unknown-kid');
+  const left = schedule.participantLeft();
+  assert.equal(left.kid, makeKeyID(4, 2));
+  await sender.rotate(left.kid, left.baseKey);
+  await carol.addKey(left.kid, left.baseKey);
+  const afterLeave = await sender.encrypt(Uint8Array.of(3));
+  assert.deepEqual(await carol.decrypt(afterLeave), Uint8Array.of(3));
+  assert.equal(await frameCode(bob.decrypt(afterLeave)), 'auth');
 });

@@ -2,7 +2,7 @@
 // sealed to each recipient, and the safety code. Byte-for-byte the construction of
 // Sources/SFrame/MediaKeyEnvelope.swift and SafetyCode.swift; WebCrypto only.
 
-import { concat, hkdf, uint64 } from './sframe.js';
+import { concat, hkdf, uint64, makeKeyID, nextKeyID, ratchetMediaKey } from './sframe.js';
 
 const subtle = globalThis.crypto.subtle;
 const encoder = new TextEncoder();
@@ -134,4 +134,34 @@ export async function safetyCode(identityPublicKeys) {
     groups.push((v % 100000n).toString().padStart(5, '0'));
   }
   return groups.join(' ');
+}
+
+/**
+ * One sender's media-key timeline (docs/e2ee.md, "Rotation and ratchet"), as
+ * Sources/SFrame/MediaKeySchedule.swift. The caller installs { kid, baseKey } in its
+ * SFrameSender and seals it to the right recipients.
+ */
+export class MediaKeySchedule {
+  constructor(senderSlot, { kid = makeKeyID(senderSlot, 0), baseKey = randomMediaKey() } = {}) {
+    this.kid = BigInt(kid);
+    this.baseKey = baseKey;
+  }
+
+  /** Someone joined: ratchet; seal the result to the newcomer only. */
+  async participantJoined() {
+    const kid = nextKeyID(this.kid);
+    const baseKey = await ratchetMediaKey(this.baseKey, kid);
+    this.baseKey.fill(0);
+    this.kid = kid;
+    this.baseKey = baseKey;
+    return { kid, baseKey };
+  }
+
+  /** Someone left: a new random key under the next generation; seal it to everyone remaining. */
+  participantLeft() {
+    this.baseKey.fill(0);
+    this.kid = nextKeyID(this.kid);
+    this.baseKey = randomMediaKey();
+    return { kid: this.kid, baseKey: this.baseKey };
+  }
 }

@@ -12,6 +12,8 @@ public enum E2EEViolation: Error, Equatable, Sendable {
     case missingSFrameHeader(SFrameHeaderError)
     /// The SFrame KID is not one of this publisher's (wrong sender slot).
     case foreignKeyID(UInt64)
+    /// The KID has the publisher's slot but no sealed key for it was relayed.
+    case unannouncedKeyID(UInt64)
     /// Too short to hold even the AEAD tag.
     case truncated
 }
@@ -32,8 +34,10 @@ public enum E2EEPacketVerdict: Equatable, Sendable {
 /// frame with overwhelming probability (docs/e2ee.md), and it keeps keyframe detection working.
 public enum E2EEPayloadValidator {
     /// `senderSlot` is the slot signaling assigned this publisher; nil skips the KID check.
-    public static func validate(rtpPayload payload: UnsafeRawBufferPointer, codec: E2EECodec,
-                                senderSlot: UInt32?) throws(E2EEViolation) -> E2EEPacketVerdict {
+    /// `announcedKeyIDs`, when given, are the KIDs of the envelopes this publisher sent through
+    /// signaling (readable there without keys); a frame under any other KID is refused.
+    public static func validate(rtpPayload payload: UnsafeRawBufferPointer, codec: E2EECodec, senderSlot: UInt32?,
+                                announcedKeyIDs: Set<UInt64>? = nil) throws(E2EEViolation) -> E2EEPacketVerdict {
         guard payload.count > 0 else { return .continuation }
         let sframeOffset: Int
         var keyframe = false
@@ -59,14 +63,16 @@ public enum E2EEPayloadValidator {
         let parsed: (header: SFrameHeader, length: Int)
         do { parsed = try SFrameHeader.parse(rest) } catch { throw .missingSFrameHeader(error) }
         if let senderSlot, E2EEKeyID(parsed.header.keyID).senderSlot != senderSlot { throw .foreignKeyID(parsed.header.keyID) }
+        if let announcedKeyIDs, !announcedKeyIDs.contains(parsed.header.keyID) { throw .unannouncedKeyID(parsed.header.keyID) }
         // An Opus frame is one packet, so it must hold the whole tag; a VP8 frame may span packets.
         if codec == .opus, rest.count < parsed.length + SFrameCipherSuite.aes128GCMSHA256_128.tagLength { throw .truncated }
         return .frameStart(parsed.header, keyframe: keyframe)
     }
 
-    public static func validate(rtpPayload payload: [UInt8], codec: E2EECodec, senderSlot: UInt32?) throws(E2EEViolation) -> E2EEPacketVerdict {
+    public static func validate(rtpPayload payload: [UInt8], codec: E2EECodec, senderSlot: UInt32?,
+                                announcedKeyIDs: Set<UInt64>? = nil) throws(E2EEViolation) -> E2EEPacketVerdict {
         let result: Result<E2EEPacketVerdict, E2EEViolation> = payload.withUnsafeBytes { raw in
-            Result { () throws(E2EEViolation) in try validate(rtpPayload: raw, codec: codec, senderSlot: senderSlot) }
+            Result { () throws(E2EEViolation) in try validate(rtpPayload: raw, codec: codec, senderSlot: senderSlot, announcedKeyIDs: announcedKeyIDs) }
         }
         return try result.get()
     }

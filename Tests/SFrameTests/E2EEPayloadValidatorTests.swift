@@ -68,6 +68,27 @@ struct E2EEPayloadValidatorTests {
         }
     }
 
+    @Test func announcedKeyIDsTightenTheCheck() throws {
+        let (sender, _) = try Self.pair()
+        let packet = Self.descriptor + (try E2EEFrameLayout.protect(Self.deltaFrame, codec: .vp8, sender: sender))
+        let kid = E2EEKeyID(senderSlot: Self.slot, generation: 0).rawValue
+        guard case .frameStart = try E2EEPayloadValidator.validate(rtpPayload: packet, codec: .vp8, senderSlot: Self.slot, announcedKeyIDs: [kid]) else {
+            Issue.record("announced KID refused"); return
+        }
+        #expect(throws: E2EEViolation.unannouncedKeyID(kid)) {
+            try E2EEPayloadValidator.validate(rtpPayload: packet, codec: .vp8, senderSlot: Self.slot, announcedKeyIDs: [kid + 1])
+        }
+        // Plaintext frames essentially never pass: a random header must hit one exact KID.
+        var rng = SeededGenerator(seed: 0xE2EF)
+        var accepted = 0
+        for _ in 0..<2000 {
+            let data = (0..<40).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let plaintext = Self.descriptor + Array(Self.keyframe.prefix(10)) + data
+            if (try? E2EEPayloadValidator.validate(rtpPayload: plaintext, codec: .vp8, senderSlot: Self.slot, announcedKeyIDs: [kid])) != nil { accepted += 1 }
+        }
+        #expect(accepted == 0)
+    }
+
     @Test func malformedPacketsGetTypedViolations() throws {
         #expect(throws: E2EEViolation.malformedCodecPayload(.truncated(needed: 2, available: 1))) { try E2EEPayloadValidator.validate(rtpPayload: [0x90], codec: .vp8, senderSlot: nil) }
         // Padding-only probes have no payload, hence no media.

@@ -22,11 +22,8 @@ public final class SFrameKeyContext {
     }
 
     deinit {
-        withUnsafeMutableBytes(of: &salt) { raw in
-            var zero = [UInt8](repeating: 0, count: raw.count)
-            raw.copyBytes(from: zero)
-            secureZero(&zero)
-        }
+        // The AES key schedule is cleansed by EVP_CIPHER_CTX_free in AESGCM's deinit.
+        withUnsafeMutableBytes(of: &salt) { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) }
     }
 
     /// The labels of RFC 9605 §4.4.2: the text, the KID as 8 big-endian bytes, the suite as 2.

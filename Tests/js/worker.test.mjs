@@ -3,7 +3,7 @@
 // createEncodedStreams(), and RTCRtpScriptTransform hands the worker the same streams.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHeader, splitKeyID, toHex } from '../../Web/e2ee/sframe.js';
+import { parseHeader, splitKeyID, toHex, SFrameSender, protectFrame } from '../../Web/e2ee/sframe.js';
 
 const posted = [];
 globalThis.self = globalThis;
@@ -25,6 +25,15 @@ test('without a send key, outgoing frames are dropped, never sent in the clear',
   const out = await run('encrypt', [keyframe()], 'video/VP8');
   assert.equal(out.length, 0);
   assert.equal(posted.at(-1).code, 'no-key');
+});
+
+test('a key sent just before a frame is in place for that frame', async () => {
+  const key = crypto.getRandomValues(new Uint8Array(16));
+  const sealed = await protectFrame(new Uint8Array(keyframe().data), 'vp8', await SFrameSender.create(0x90000n, key));
+  // No await between the key message and the frame: the decrypt must still find the key.
+  self.onmessage({ data: { type: 'addReceiveKey', kid: '90000', baseKey: key } });
+  const out = await run('decrypt', [{ type: 'key', data: sealed.buffer }], 'video/VP8');
+  assert.equal(out.length, 1);
 });
 
 test('frames are encrypted in the VP8 layout and decrypted back; unknown codecs are dropped', async () => {

@@ -15,7 +15,12 @@
 import { SFrameSender, SFrameReceiver, protectFrame, unprotectFrame } from './sframe.js';
 
 let sender = null;
-let pendingSend = Promise.resolve();
+// Key messages are applied in order, and a frame waits for those that arrived before it, so a
+// key set just before a frame is always in place for it.
+let keyUpdates = Promise.resolve();
+function updateKeys(operation, change) {
+  keyUpdates = keyUpdates.then(change).catch((e) => report(operation, e));
+}
 const receiver = new SFrameReceiver({ ratchetOnDemand: true });
 const lastReport = new Map();
 
@@ -47,8 +52,8 @@ function transformer(operation, hint) {
         const data = new Uint8Array(frame.data);
         // An empty frame carries no media (Chromium's receiver emits some for audio); pass it on.
         if (data.length === 0) { controller.enqueue(frame); return; }
+        await keyUpdates;
         if (operation === 'encrypt') {
-          await pendingSend; // a key set just before this frame is in place
           if (!sender) throw Object.assign(new Error('no send key yet; frame dropped'), { code: 'no-key' });
           frame.data = (await protectFrame(data, codec, sender)).buffer;
         } else {
@@ -70,17 +75,17 @@ self.onmessage = (event) => {
   const m = event.data;
   switch (m.type) {
     case 'setSendKey':
-      pendingSend = (async () => {
+      updateKeys('encrypt', async () => {
         const kid = BigInt('0x' + m.kid);
         if (sender) await sender.rotate(kid, m.baseKey);
         else sender = await SFrameSender.create(kid, m.baseKey);
-      })().catch((e) => report('encrypt', e));
+      });
       break;
     case 'addReceiveKey':
-      receiver.addKey(BigInt('0x' + m.kid), m.baseKey).catch((e) => report('decrypt', e));
+      updateKeys('decrypt', () => receiver.addKey(BigInt('0x' + m.kid), m.baseKey));
       break;
     case 'removeKey':
-      receiver.removeKey(BigInt('0x' + m.kid));
+      updateKeys('decrypt', () => receiver.removeKey(BigInt('0x' + m.kid)));
       break;
     case 'streams':
       attach(m.operation, m.readable, m.writable, m.codec);

@@ -118,6 +118,11 @@ let package = Package(
         .target(name: "MediaCrypto", dependencies: ["OpenSSLWrapper", "MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .target(name: "MediaForwarding", dependencies: ["MediaPackets", "MediaCore"], swiftSettings: strictSettings),
 
+        // MARK: End-to-end media encryption (issue 8): SFrame (RFC 9605) and its key
+        // management, pure; the SFU's enforcement check on top of the packet parsers.
+        .target(name: "SFrame", dependencies: ["OpenSSLWrapper", "SodiumWrapper"], swiftSettings: strictSettings),
+        .target(name: "SFrameEnforcement", dependencies: ["SFrame", "MediaPackets"], swiftSettings: strictSettings),
+
         // MARK: Gossip (issue 3): SWIM + Lifeguard core -> simulated network / NIO shell.
         .target(name: "Gossip", dependencies: ["ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
         .target(name: "GossipSimulation", dependencies: ["Gossip", "ControlPlaneWire", "SodiumWrapper", "NodeTrust"], swiftSettings: strictSettings),
@@ -177,6 +182,7 @@ let package = Package(
         .testTarget(name: "MediaPacketsTests", dependencies: ["MediaPackets", "OpenSSLWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
+        .testTarget(name: "SFrameTests", dependencies: ["SFrame", "SFrameEnforcement", "MediaPackets", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "MediaForwardingTests", dependencies: ["MediaForwarding", "MediaPackets", "MediaCore", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
         .testTarget(name: "GossipNIOTests", dependencies: ["GossipNIO", "Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper"], swiftSettings: strictSettings),

@@ -199,6 +199,7 @@ extension MeetingService {
         }
         let previous = holds(tenant: incoming.tenant, id: incoming.id)
         if let previous, previous.generation > incoming.generation { return }
+        try await checkPlausible(incoming, from: caller, previous: previous, policy: policy)
         try await logPolicyIfNeeded(incoming, policy: policy)
         try await logMembershipChanges(from: previous, to: incoming)
         try save(incoming)
@@ -206,13 +207,39 @@ extension MeetingService {
     }
 
     /// A directory copy of a record (no serving). Refused outside the signaling jurisdictions.
-    func storeReplica(_ incoming: MeetingRecord) throws(MeetingError) {
+    func storeReplica(_ incoming: MeetingRecord, from caller: String) async throws(MeetingError) {
         let policy = try policy(tenant: incoming.tenant)
         guard policy.allows(.signaling, in: location.jurisdiction) else {
             throw MeetingError(.forbidden, "jurisdiction_not_allowed", "node \(nodeID) (\(location.jurisdiction)) may not hold this meeting's signaling data")
         }
-        if let previous = holds(tenant: incoming.tenant, id: incoming.id), previous.generation > incoming.generation { return }
+        let previous = holds(tenant: incoming.tenant, id: incoming.id)
+        if let previous, previous.generation > incoming.generation { return }
+        try await checkPlausible(incoming, from: caller, previous: previous, policy: policy)
         try save(incoming)
+    }
+
+    /// A record a peer sends must itself comply — every node it names is a verified member
+    /// whose certified jurisdiction the policy allows for serving — and must come from a node
+    /// that could have decided it: the record's home, or (failover) a node of the previous
+    /// version. So a peer cannot move a meeting abroad by sending a record, nor rewrite a
+    /// meeting it has no part in.
+    func checkPlausible(_ r: MeetingRecord, from caller: String, previous: MeetingRecord?, policy: ResidencyPolicy) async throws(MeetingError) {
+        let allowedCallers = Set([r.home]).union(previous.map { Set($0.nodes + $0.replicas + [$0.home]) } ?? [])
+        guard allowedCallers.contains(caller) || previous == nil && r.replicas.contains(caller) else {
+            throw MeetingError(.forbidden, "not_coordinator", "node \(caller) is not a node of this meeting")
+        }
+        guard r.status == .active else { return }
+        let view = try await placementView()
+        var categories = PlacementEngine.servingCategories
+        if r.shape == PlacementDecision.Shape.cascaded.rawValue { categories.append(.relay) }
+        for id in r.nodes {
+            guard let n = view.nodes.first(where: { $0.id.rawValue == id }), n.certificate == .valid else {
+                throw MeetingError(.forbidden, "record_not_compliant", "the record names \(id), which is not a verified member here")
+            }
+            for c in categories where !policy.allows(c, in: n.jurisdiction) {
+                throw MeetingError(.forbidden, "record_not_compliant", "the record places the meeting on \(id) in \(n.jurisdiction), which the policy does not allow for \(c)")
+            }
+        }
     }
 
     /// participantJoined / participantLeft for this node's own participants between two

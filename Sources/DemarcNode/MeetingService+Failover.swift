@@ -12,8 +12,11 @@ extension MeetingService {
     /// compliant nodes only. With none left the meeting is suspended with the reason.
     func reconcile() async {
         guard let view = try? await placementView() else { return }
-        let usable = Set(view.nodes.filter { $0.health == .alive && $0.certificate == .valid }.map(\.id.rawValue))
-        await pullTenantsFromNewPeers(alive: usable)
+        // Suspect members still count: a suspicion is often refuted within the Lifeguard
+        // timeout, and moving a meeting on every suspicion would interrupt it for nothing.
+        let usable = Set(view.nodes.filter { ($0.health == .alive || $0.health == .suspect) && $0.certificate == .valid }.map(\.id.rawValue))
+        await pullTenantsFromNewPeers(alive: Set(view.nodes.filter { $0.health == .alive }.map(\.id.rawValue)))
+        purgeEnded(olderThan: 3_600)
         for record in records.values.sorted(by: { ($0.tenant, $0.id) < ($1.tenant, $1.id) }) where record.status != .ended {
             let broken = record.status == .suspended || !Set(record.nodes).isSubset(of: usable)
             guard broken else { continue }
@@ -69,6 +72,18 @@ extension MeetingService {
             try? await Task.sleep(for: .milliseconds(200))
         }
         logger.notice("drained")
+    }
+}
+
+extension MeetingService {
+    /// Ended meetings are kept an hour (late joins get `meeting_ended`), then forgotten:
+    /// their records hold participant identities, which are kept no longer than needed.
+    func purgeEnded(olderThan seconds: Int64) {
+        for (key, r) in records where r.status == .ended && nowUnix - r.updated_at > seconds {
+            try? store.delete(tenant: key.tenant, id: key.id)
+            records[key] = nil
+            loggedPolicy[key] = nil
+        }
     }
 }
 

@@ -8,6 +8,8 @@ extension MeetingService {
         var participant: String
         var country: String?
         var at: [Double]?
+        /// The token was issued to a guest (`AdminRoutes.guestGrant`).
+        var guest: Bool?
     }
 
     struct Endpoint: Codable, Sendable, Equatable {
@@ -73,7 +75,7 @@ extension MeetingService {
         let policy = try policy(tenant: record.tenant)
         // Enforced again at join: the policy may have changed since the token was issued, and
         // an operator can mint tokens offline.
-        guard policy.participants.admits(identity: request.participant) else {
+        guard policy.participants.admits(identity: request.participant, isGuest: request.guest ?? false) else {
             throw MeetingError(.forbidden, "identity_not_allowed", "tenant policy v\(policy.version) does not admit this identity's domain")
         }
         if record.assignment(of: request.participant) == nil {

@@ -23,10 +23,14 @@ extension MeetingService {
     }
 
     /// Applies a tenant (and its policy) received from a peer; idempotent, versions only go up.
-    func importTenant(_ id: String, policy: String?) {
+    func importTenant(_ id: String, policy: String?) async {
         if (try? directory.tenant(id)) == nil { _ = try? directory.createTenant(id) }
         if let policy {
-            do { _ = try directory.putPolicy(tenant: id, source: policy) } catch {
+            do {
+                _ = try directory.putPolicy(tenant: id, source: policy)
+                // Every node that applies a version records it in its own log.
+                try? await logPolicyHistory(tenant: id)
+            } catch {
                 if case .staleVersion = error { return }
                 logger.warning("a replicated policy was refused here", metadata: ["code": "\(error.code)"])
             }
@@ -74,7 +78,7 @@ extension MeetingService {
                 knownAlive.remove(id)   // try again next time
                 continue
             }
-            for t in export.tenants { importTenant(t.id, policy: t.policy) }
+            for t in export.tenants { await importTenant(t.id, policy: t.policy) }
         }
     }
 }

@@ -77,7 +77,8 @@ struct NodeRoutes: Sendable {
             }
             let location = try await decodeIfPresent(Location.self, request) ?? Location()
             let answer = try await service.join(tenant: try tenant(claims), meeting: meeting,
-                                                .init(participant: claims.sub, country: location.country, at: location.at), forwarded: false)
+                                                .init(participant: claims.sub, country: location.country, at: location.at,
+                                                      guest: claims.grants.contains(AdminRoutes.guestGrant)), forwarded: false)
             return try jsonResponse(answer)
         }
         router.delete("v1/meetings/:meeting") { request, context in
@@ -134,8 +135,8 @@ struct NodeRoutes: Sendable {
         }
         group.put("tenants/:tenant/meetings/:meeting") { request, _ in
             let body = try await bytes(request)
-            _ = try await peer(request, body: body)
-            try await service.storeReplica(try decodeBody(MeetingRecord.self, body))
+            let caller = try await peer(request, body: body)
+            try await service.storeReplica(try decodeBody(MeetingRecord.self, body), from: caller)
             return Response(status: .noContent)
         }
         group.post("tenants/:tenant/meetings/:meeting/join") { request, context in

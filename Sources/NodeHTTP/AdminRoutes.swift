@@ -75,6 +75,8 @@ public struct AdminRoutes: Sendable {
     struct TokenIssued: Codable { let token: String; let expires: Int64 }
 
     static let knownGrants: Set<String> = ["publish", "subscribe", "transparency"]
+    /// Marks a participant token issued to a guest (set by the node, never requested as a grant).
+    public static let guestGrant = "guest"
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
         router.post("v1/tenants") { request, context in
@@ -137,10 +139,13 @@ public struct AdminRoutes: Sendable {
                 throw APIError(.forbidden, "identity_not_allowed",
                                "tenant policy v\(policy.version) does not admit this identity's domain (allowed: \(policy.participants.domains.joined(separator: ", ")))")
             }
-            let grants = body.grants ?? ["publish", "subscribe"]
+            var grants = body.grants ?? ["publish", "subscribe"]
             if let unknown = grants.first(where: { !Self.knownGrants.contains($0) }) {
                 throw APIError(.badRequest, "bad_request", "unknown grant '\(unknown)'; grants are: \(Self.knownGrants.sorted().joined(separator: ", "))")
             }
+            // A guest is admitted by the policy's guest rule, not its domains; the token says so,
+            // so the node can apply the same rule again at join.
+            if body.guest == true { grants.append(Self.guestGrant) }
             let ttl = body.ttl_seconds ?? participantTokenSeconds
             guard (60...participantTokenSeconds).contains(ttl) else {
                 throw APIError(.badRequest, "bad_request", "ttl_seconds must be between 60 and \(participantTokenSeconds)")

@@ -44,6 +44,21 @@ import NodeTrust
         return verified
     }
 
+    /// A node-to-node request signed with `node`'s key, as that node would send it.
+    func signed(_ c: LocalCluster, as node: String, _ method: String, to target: String, _ path: String, body: Data) async throws -> LocalCluster.Reply {
+        let key = try KeyFile.decodeSecret(try String(contentsOfFile: c.path("\(node).key"), encoding: .utf8))
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var req = URLRequest(url: URL(string: c.base(target) + path)!)
+        req.httpMethod = method
+        req.httpBody = body
+        req.setValue(node, forHTTPHeaderField: PeerRequestSignature.nodeHeader)
+        req.setValue(String(now), forHTTPHeaderField: PeerRequestSignature.timeHeader)
+        req.setValue(PeerRequestSignature.sign(method: method, path: path, unixMilliseconds: now, body: Array(body), key: key),
+                     forHTTPHeaderField: PeerRequestSignature.signatureHeader)
+        let (data, response) = try await URLSession.shared.data(for: req)
+        return LocalCluster.Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+
     @Test func meetingsStayInAllowedJurisdictionsFailOverDrainAndAreReported() async throws {
         let c = try LocalCluster(Self.specs)
         defer { c.stopAll() }
@@ -123,6 +138,17 @@ import NodeTrust
         let (_, replay) = try await URLSession.shared.data(for: req)
         #expect((replay as? HTTPURLResponse)?.statusCode == 401)
         #expect(try await c.http("POST", "iad-1", path, token: admin, json: [:]).status == 401)
+        // A verified member that is not part of the meeting cannot rewrite it: a record moving
+        // consult-1 to the US node, signed by that node, is refused by an EU directory node.
+        var forged = record
+        forged["nodes"] = ["iad-1"]
+        forged["home"] = "iad-1"
+        forged["generation"] = 99
+        let forgedReply = try await signed(c, as: "iad-1", "PUT", to: "dub-1", "/internal/v1/tenants/acme-health/meetings/consult-1",
+                                           body: try JSONSerialization.data(withJSONObject: forged))
+        #expect(forgedReply.status == 403, "\(forgedReply.text)")
+        #expect((await meeting(c, "dub-1", "consult-1", token: admin)?["generation"] as? Int) != 99)
+
         let metrics = try await c.http("GET", "iad-1", "/metrics").text
         #expect(metrics.contains("demarc_refusals_total{reason=\"jurisdiction_not_allowed\"} 1"))
 

@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libsodium-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev pkg-config iso-codes
+APT_PACKAGES := libsodium-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev pkg-config iso-codes iproute2 nftables iputils-ping
 PROTO_FILES := $(shell find proto -name '*.proto')
 GEN_DIR := Sources/CControlPlane
 

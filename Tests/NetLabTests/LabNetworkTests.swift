@@ -76,9 +76,9 @@ struct LabNetworkTests {
 
         // UDP: count datagrams to port 9999 arriving in b's namespace (nft counter), sent by bash from a.
         let b = plan.node("b")!
-        try lab.exec(in: b.namespace, ["nft", "-f", "-"], input: "table inet probe { chain in { type filter hook input priority 0; udp dport 9999 counter; } }\n")
+        try lab.exec(in: b.namespace, ["nft", "-f", "-"], input: "table inet probe {\n  chain incoming {\n    type filter hook input priority 0;\n    udp dport 9999 counter\n  }\n}\n")
         func udpArrived() throws -> Int {
-            let out = try lab.exec(in: b.namespace, ["nft", "list", "chain", "inet", "probe", "in"])
+            let out = try lab.exec(in: b.namespace, ["nft", "list", "chain", "inet", "probe", "incoming"])
             guard let r = out.range(of: "packets ") else { return 0 }
             return Int(out[r.upperBound...].prefix { $0.isNumber }) ?? 0
         }
@@ -110,6 +110,6 @@ struct LabNetworkTests {
         let received = text.range(of: #"(\d+) received"#, options: .regularExpression).map { Int(text[$0].split(separator: " ")[0]) ?? -1 } ?? -1
         #expect((40...160).contains(received), "\(received) of 200 replies at 50 % loss:\n\(text)")
         let counters = try lab.exec(in: plan.hubNamespace, ["nft", "list", "chain", "inet", plan.table, "faults"])
-        #expect(counters.contains("numgen random mod 100 < 50 counter packets"), counters)
+        #expect(counters.contains("numgen random mod 100 < 50 counter packets"), "\(counters)")
     }
 }

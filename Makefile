@@ -3,6 +3,9 @@
 
 SHELL := /bin/bash
 SWIFT ?= swift
+# The browser E2EE code (Web/e2ee) is tested with node's built-in runner and WebCrypto.
+NODE ?= node
+# iproute2, nftables, iputils-ping: `demarc cluster up --netns` and the NetLab tests (as root).
 APT_PACKAGES := libsodium-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev pkg-config iso-codes iproute2 nftables iputils-ping
 PROTO_FILES := $(shell find proto -name '*.proto')
 GEN_DIR := Sources/CControlPlane
@@ -14,6 +17,7 @@ deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v $(NODE) >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
@@ -27,6 +31,7 @@ release: deps
 	$(SWIFT) build -c release --product demarc
 
 test: deps
+	$(NODE) --test Tests/js/
 	$(SWIFT) test
 
 ## The demo: validate the example policies, issue a node certificate, explain a placement.

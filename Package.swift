@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         // Gossip UDP/TCP shell (issue 3).
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // The node's /metrics endpoint (issue 5).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // MARK: C libraries (system), each wrapped once below.
@@ -54,14 +56,35 @@ let package = Package(
         ),
         .target(name: "NodeConfiguration", dependencies: ["Residency", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
 
+        // MARK: Relay links between the nodes of a meeting (issue 7): keys and framing, no I/O.
+        .target(name: "RelayLinks", dependencies: ["SodiumWrapper"], swiftSettings: strictSettings),
+
+        // MARK: The node process (issue 5): composes gossip, placement, meetings, log, tenants, HTTP.
+        .target(
+            name: "DemarcNode",
+            dependencies: [
+                "NodeConfiguration", "NodeTrust", "Residency", "Placement", "Gossip", "GossipNIO", "ControlPlaneWire",
+                "Transparency", "TransparencyStore", "TransparencyHTTP", "TenantDirectory", "AccessTokens", "NodeHTTP", "SodiumWrapper",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: The command-line tool.
         .executableTarget(
             name: "DemarcCLI",
             dependencies: [
                 "Residency", "Placement", "NodeTrust", "SodiumWrapper",
                 "Gossip", "GossipSimulation",
-                "Transparency", "AccessTokens", "NetLab", "NodeConfiguration",
+                "Transparency", "AccessTokens", "DemarcNode", "NetLab", "NodeConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
@@ -95,6 +118,11 @@ let package = Package(
         .target(name: "MediaCrypto", dependencies: ["OpenSSLWrapper", "MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .target(name: "MediaForwarding", dependencies: ["MediaPackets", "MediaCore"], swiftSettings: strictSettings),
 
+        // MARK: End-to-end media encryption (issue 8): SFrame (RFC 9605) and its key
+        // management, pure; the SFU's enforcement check on top of the packet parsers.
+        .target(name: "SFrame", dependencies: ["OpenSSLWrapper", "SodiumWrapper"], swiftSettings: strictSettings),
+        .target(name: "SFrameEnforcement", dependencies: ["SFrame", "MediaPackets"], swiftSettings: strictSettings),
+
         // MARK: Gossip (issue 3): SWIM + Lifeguard core -> simulated network / NIO shell.
         .target(name: "Gossip", dependencies: ["ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
         .target(name: "GossipSimulation", dependencies: ["Gossip", "ControlPlaneWire", "SodiumWrapper", "NodeTrust"], swiftSettings: strictSettings),
@@ -125,7 +153,11 @@ let package = Package(
         .testTarget(name: "ResidencyTests", dependencies: ["Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "NodeTrustTests", dependencies: ["NodeTrust", "SodiumWrapper"], swiftSettings: strictSettings),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "DemarcCLITests", dependencies: ["DemarcCLI", "NodeConfiguration", "NodeTrust", "NetLab", "Gossip", "AccessTokens"], exclude: ["Fixtures"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "DemarcCLITests",
+            dependencies: ["DemarcCLI", "DemarcTestSupport", "NodeConfiguration", "NodeTrust", "NetLab", "Gossip", "AccessTokens"],
+            exclude: ["Fixtures"], swiftSettings: strictSettings
+        ),
         .testTarget(name: "TenantDirectoryTests", dependencies: ["TenantDirectory", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "NodeHTTPTests",
@@ -135,7 +167,10 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency"], swiftSettings: strictSettings),
+        .testTarget(name: "RelayLinksTests", dependencies: ["RelayLinks", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DemarcNodeTests", dependencies: ["DemarcNode", "NodeTrust", "DemarcCLI", "Gossip", "GossipNIO", "ControlPlaneWire", "SodiumWrapper", "AccessTokens", "Placement", "Residency", "Transparency", "TransparencyStore", "TenantDirectory", "DemarcTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: strictSettings),
+        // Also checks every node config and Kubernetes manifest under Deploy/ (Yams for the manifests).
+        .testTarget(name: "NodeConfigurationTests", dependencies: ["NodeConfiguration", "Residency", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "SodiumWrapper", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "AccessTokensTests", dependencies: ["AccessTokens", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(
@@ -158,6 +193,7 @@ let package = Package(
         .testTarget(name: "MediaPacketsTests", dependencies: ["MediaPackets", "OpenSSLWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
+        .testTarget(name: "SFrameTests", dependencies: ["SFrame", "SFrameEnforcement", "MediaPackets", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "MediaForwardingTests", dependencies: ["MediaForwarding", "MediaPackets", "MediaCore", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "DemarcTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: strictSettings),

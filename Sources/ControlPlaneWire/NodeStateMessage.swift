@@ -39,10 +39,15 @@ public struct NodeStateMessage: Equatable, Sendable {
     public var capacity: UInt32
     public var softwareVersion: String
     public var coordinate: VivaldiCoordinateMessage?
+    /// The node's HTTP API port on `address` (tenant API, meetings, node-to-node calls); 0 when none.
+    public var apiPort: UInt32
+    /// The node's WebRTC media UDP port on `address`; 0 when none.
+    public var mediaPort: UInt32
 
     public init(nodeID: String, address: String, port: UInt32, region: String, jurisdiction: String,
                 certificate: NodeCertificateMessage?, status: NodeStatusMessage, incarnation: UInt64,
-                load: UInt32, capacity: UInt32, softwareVersion: String, coordinate: VivaldiCoordinateMessage?) {
+                load: UInt32, capacity: UInt32, softwareVersion: String, coordinate: VivaldiCoordinateMessage?,
+                apiPort: UInt32 = 0, mediaPort: UInt32 = 0) {
         self.nodeID = nodeID
         self.address = address
         self.port = port
@@ -55,6 +60,8 @@ public struct NodeStateMessage: Equatable, Sendable {
         self.capacity = capacity
         self.softwareVersion = softwareVersion
         self.coordinate = coordinate
+        self.apiPort = apiPort
+        self.mediaPort = mediaPort
     }
 
     static let name = "NodeState"
@@ -87,6 +94,8 @@ public struct NodeStateMessage: Equatable, Sendable {
             c.adjustment = coordinate.adjustment
             m.coordinate = arena.box(c)
         }
+        m.api_port = apiPort
+        m.media_port = mediaPort
         return body(&m)
     }
 
@@ -123,6 +132,11 @@ public struct NodeStateMessage: Equatable, Sendable {
         } else {
             coordinate = nil
         }
+        for (field, value) in [("api_port", m.api_port), ("media_port", m.media_port)] where value > UInt32(UInt16.max) {
+            throw .invalidValue(message: name, field: field, reason: "\(value) is not a port")
+        }
+        apiPort = m.api_port
+        mediaPort = m.media_port
     }
 
     func validateEncodable() throws(WireError) {

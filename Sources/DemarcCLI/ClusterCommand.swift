@@ -102,7 +102,7 @@ struct ClusterCommand: AsyncParsableCommand {
                 }
             }
 
-            let files = ClusterFiles(directory: dir, topology: topo, catalogPath: catalogPath)
+            let files = ClusterFiles(directory: dir, topology: topo, topologyPath: URL(fileURLWithPath: topology).standardizedFileURL.path, catalogPath: catalogPath)
             let namespaces = Dictionary(uniqueKeysWithValues: (plan?.nodes ?? []).map { ($0.id, $0.namespace) })
             let (nodes, _) = try files.write(endpoints: endpoints, tokenLifetimeSeconds: 30 * 86_400, namespaces: namespaces)
             var cluster = ClusterState(name: name, topology: URL(fileURLWithPath: topology).standardizedFileURL.path, stateDirectory: dir,

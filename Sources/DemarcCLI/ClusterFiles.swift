@@ -24,6 +24,8 @@ struct ClusterFiles {
 
     let directory: String
     let topology: Topology
+    /// Absolute; every node reads its regions and latencies from it (`trust.regions`).
+    let topologyPath: String
     let catalogPath: String
 
     func path(_ parts: String...) -> String { parts.reduce(directory) { ($0 as NSString).appendingPathComponent($1) } }
@@ -77,6 +79,7 @@ struct ClusterFiles {
 
     func nodeYAML(node: ClusterNode, endpoints: Endpoints, seeds: [String], keyPath: String, certPath: String, storePath: String) -> String {
         func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        let media = endpoints.media.map { "media:\n  bind: \(q(NetEndpoint(host: endpoints.gossip.host, port: $0).description))\n" } ?? ""
         return """
         # Written by `demarc cluster up` for cluster '\(topology.name)' (\(directory)).
         # `demarc cluster down` stops the node and removes this directory.
@@ -89,6 +92,7 @@ struct ClusterFiles {
         trust:
           operator_keys: [\(q(path("operator.key.pub")))]
           jurisdictions: \(q(catalogPath))
+          regions: \(q(topologyPath))
         gossip:
           bind: \(q(endpoints.gossip.description))
           advertise: \(q(endpoints.gossip.description))
@@ -97,7 +101,7 @@ struct ClusterFiles {
           push_pull_interval: 10s
         http:
           bind: \(q(endpoints.http.description))
-        store:
+        \(media)store:
           kind: sqlite
           path: \(q(storePath))
         tokens:

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Residency
+import DemarcNode
 
 /// Reading the files the CLI is given, with errors that say which file and why.
 enum InputFiles {
@@ -18,16 +19,9 @@ enum InputFiles {
     /// `./Topologies/jurisdictions.yaml`, the source tree next to the binary
     /// (`.build/<config>/demarc` → `../../Topologies`), or `/usr/share/demarc/`.
     static func catalogPath(_ explicit: String?) throws -> String {
-        if let explicit { return explicit }
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["DEMARC_JURISDICTIONS"] { candidates.append(env) }
-        candidates.append("Topologies/jurisdictions.yaml")
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        candidates.append(exe.appendingPathComponent("../../Topologies/jurisdictions.yaml").standardized.path)
-        candidates.append(exe.appendingPathComponent("../../../Topologies/jurisdictions.yaml").standardized.path)
-        candidates.append("/usr/share/demarc/jurisdictions.yaml")
-        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
-        throw ValidationError("cannot find the jurisdiction catalog; looked in: \(candidates.joined(separator: ", ")). Pass --jurisdictions FILE")
+        do { return try NodeSetup.locate(explicit, env: "DEMARC_JURISDICTIONS", file: "jurisdictions.yaml") } catch {
+            throw ValidationError("\(error). Pass --jurisdictions FILE")
+        }
     }
 
     static func catalog(_ explicit: String?) throws -> JurisdictionCatalog {

@@ -58,7 +58,7 @@ struct OperatorCommand: ParsableCommand {
 
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "node", abstract: "Node identity keys and certificates.", subcommands: [Keygen.self, Cert.self])
+        commandName: "node", abstract: "Run a node; node identity keys and certificates.", subcommands: [Run.self, Keygen.self, Cert.self])
 
     struct Keygen: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a node identity Ed25519 key: FILE (secret, mode 0600) and FILE.pub.")

@@ -1,4 +1,4 @@
-public import SodiumWrapper
+import SodiumWrapper
 import Foundation
 
 /// The cluster keyring as a text file, the same on every node:

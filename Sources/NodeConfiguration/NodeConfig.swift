@@ -62,6 +62,9 @@ public struct NodeConfig: Hashable, Sendable {
         public var operatorKeyPaths: [String]
         /// Jurisdiction catalog; nil means the default search path.
         public var jurisdictionsPath: String?
+        /// Region catalog (a topology file's `regions:` and `latency:`); nil means the
+        /// default search path (`Topologies/regions.yaml`).
+        public var regionsPath: String? = nil
     }
 
     public struct Gossip: Hashable, Sendable {
@@ -79,6 +82,11 @@ public struct NodeConfig: Hashable, Sendable {
         public var bind: SocketAddress
     }
 
+    /// WebRTC media (UDP). Optional: a node without it serves control traffic only.
+    public struct Media: Hashable, Sendable {
+        public var bind: SocketAddress
+    }
+
     public struct Tokens: Hashable, Sendable {
         /// The cluster-wide Ed25519 key that signs access tokens (every node verifies with it).
         public var issuerKeyPath: String
@@ -90,6 +98,7 @@ public struct NodeConfig: Hashable, Sendable {
     public var trust: Trust
     public var gossip: Gossip
     public var http: HTTP
+    public var media: Media?
     public var store: StoreSettings
     public var tokens: Tokens
     public var logLevel: LogLevel
@@ -98,7 +107,7 @@ public struct NodeConfig: Hashable, Sendable {
     public static func parse(_ text: String, file: String) throws(ConfigError) -> NodeConfig {
         var r = YAMLReader(file: file)
         guard let root = r.parse(text),
-              let top = r.mapping(root, "", allowed: ["node", "trust", "gossip", "http", "store", "tokens", "logging"]) else {
+              let top = r.mapping(root, "", allowed: ["node", "trust", "gossip", "http", "media", "store", "tokens", "logging"]) else {
             throw ConfigError(problems: r.problems)
         }
         let section = Dictionary(top.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
@@ -132,10 +141,13 @@ public struct NodeConfig: Hashable, Sendable {
         }
 
         var trust = Trust(operatorKeyPaths: [], jurisdictionsPath: nil)
-        if let n = required("trust"), let f = r.mapping(n, "trust", allowed: ["operator_keys", "jurisdictions"]) {
+        if let n = required("trust"), let f = r.mapping(n, "trust", allowed: ["operator_keys", "jurisdictions", "regions"]) {
             for (k, _, v) in f {
-                if k == "operator_keys" { trust.operatorKeyPaths = (r.strings(v, "trust.operator_keys") ?? []).map(\.0) }
-                else { trust.jurisdictionsPath = r.string(v, "trust.jurisdictions") }
+                switch k {
+                case "operator_keys": trust.operatorKeyPaths = (r.strings(v, "trust.operator_keys") ?? []).map(\.0)
+                case "regions": trust.regionsPath = r.string(v, "trust.regions")
+                default: trust.jurisdictionsPath = r.string(v, "trust.jurisdictions")
+                }
             }
             if trust.operatorKeyPaths.isEmpty {
                 r.error(n, "trust.operator_keys", "no operator key: this node could trust no certificate, not even its own",
@@ -179,6 +191,11 @@ public struct NodeConfig: Hashable, Sendable {
         var http = HTTP(bind: .init(host: "127.0.0.1", port: 8080))
         if let n = section["http"], let f = r.mapping(n, "http", allowed: ["bind"]) {
             for (_, _, v) in f { http.bind = address(&r, v, "http.bind") ?? http.bind }
+        }
+
+        var media: Media?
+        if let n = section["media"], let f = r.mapping(n, "media", allowed: ["bind"]) {
+            for (_, _, v) in f { if let a = address(&r, v, "media.bind") { media = Media(bind: a) } }
         }
 
         var store = StoreSettings.sqlite(path: "demarc.sqlite")
@@ -228,7 +245,7 @@ public struct NodeConfig: Hashable, Sendable {
         }
 
         if r.problems.contains(where: { $0.severity == .error }) { throw ConfigError(problems: r.problems) }
-        return NodeConfig(node: node, trust: trust, gossip: gossip, http: http, store: store, tokens: tokens, logLevel: level)
+        return NodeConfig(node: node, trust: trust, gossip: gossip, http: http, media: media, store: store, tokens: tokens, logLevel: level)
     }
 
     static func address(_ r: inout YAMLReader, _ node: Node, _ field: String) -> SocketAddress? {

@@ -36,7 +36,7 @@ public struct APIError: HTTPResponseError, Equatable {
 }
 
 /// JSON responses with sorted keys (stable output for people and diffs).
-func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+public func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     let data = try encoder.encode(value)

@@ -9,6 +9,14 @@ public protocol PolicyAuditor: Sendable {
     func policyApplied(tenant: String, version: Int, digest: String) async throws
 }
 
+/// Told of every tenant change this node accepted from the API, after it is stored (the
+/// node replicates tenants and policies to its peers through this).
+public protocol TenantChangeObserver: Sendable {
+    func tenantCreated(_ tenant: String) async
+    func policyApplied(tenant: String, source: String) async
+    func tenantDeleted(_ tenant: String) async
+}
+
 /// The tenant and token API a node serves (docs/node-api.md). Least privilege:
 ///
 ///     POST   /v1/tenants                      operator        create a tenant; returns its admin token
@@ -29,11 +37,13 @@ public struct AdminRoutes: Sendable {
     public let participantTokenSeconds: Int64
     public let adminTokenSeconds: Int64
     public let auditor: (any PolicyAuditor)?
+    public let observer: (any TenantChangeObserver)?
     let now: @Sendable () -> Date
 
     public init(directory: TenantDirectory, verifier: AccessTokenVerifier, issuer: AccessTokenIssuer, issuerName: String,
                 participantTokenSeconds: Int64 = 3_600, adminTokenSeconds: Int64 = 30 * 86_400,
-                auditor: (any PolicyAuditor)? = nil, now: @escaping @Sendable () -> Date = Date.init) {
+                auditor: (any PolicyAuditor)? = nil, observer: (any TenantChangeObserver)? = nil,
+                now: @escaping @Sendable () -> Date = Date.init) {
         self.directory = directory
         self.verifier = verifier
         self.issuer = issuer
@@ -41,6 +51,7 @@ public struct AdminRoutes: Sendable {
         self.participantTokenSeconds = participantTokenSeconds
         self.adminTokenSeconds = adminTokenSeconds
         self.auditor = auditor
+        self.observer = observer
         self.now = now
     }
 
@@ -70,19 +81,21 @@ public struct AdminRoutes: Sendable {
             _ = try authorize(request, .operator, tenant: nil)
             let body = try await decode(CreateTenant.self, request, context)
             let record = try mapDirectory { try directory.createTenant(body.id) }
+            await observer?.tenantCreated(record.id)
             let (token, expires) = try issueToken(sub: "admin@\(record.id)", tenant: record.id, meeting: nil, role: .tenantAdmin,
                                                   grants: [], lifetime: adminTokenSeconds)
-            return try json(TenantCreated(tenant: record.id, admin_token: token, admin_token_expires: expires), status: .created)
+            return try jsonResponse(TenantCreated(tenant: record.id, admin_token: token, admin_token_expires: expires), status: .created)
         }
         router.get("v1/tenants") { request, _ in
             _ = try authorize(request, .operator, tenant: nil)
             let ids = try mapDirectory { try directory.tenantIDs() }
-            return try json(TenantList(tenants: ids, count: ids.count))
+            return try jsonResponse(TenantList(tenants: ids, count: ids.count))
         }
         router.delete("v1/tenants/:tenant") { request, context in
             let tenant = try context.parameters.require("tenant")
             _ = try authorize(request, .operator, tenant: nil)
             try mapDirectory { try directory.deleteTenant(tenant) }
+            await observer?.tenantDeleted(tenant)
             return Response(status: .noContent)
         }
         router.put("v1/tenants/:tenant/policy") { request, context in
@@ -93,7 +106,8 @@ public struct AdminRoutes: Sendable {
             let applied = try mapDirectory { try directory.putPolicy(tenant: tenant, source: source) }
             let record = applied.record
             try await auditor?.policyApplied(tenant: tenant, version: record.version, digest: record.digest)
-            return try json(PolicyApplied(tenant: tenant, version: record.version, digest: record.digest,
+            await observer?.policyApplied(tenant: tenant, source: source)
+            return try jsonResponse(PolicyApplied(tenant: tenant, version: record.version, digest: record.digest,
                                           warnings: applied.warnings.map(Self.problemBody)))
         }
         router.get("v1/tenants/:tenant/policy") { request, context in
@@ -102,7 +116,7 @@ public struct AdminRoutes: Sendable {
             guard let (record, _) = try mapDirectory({ try directory.currentPolicy(tenant: tenant) }) else {
                 throw APIError(.notFound, "no_policy", "tenant '\(tenant)' has no policy yet; PUT one to /v1/tenants/\(tenant)/policy")
             }
-            return try json(PolicyBody(tenant: tenant, version: record.version, digest: record.digest, source: record.source,
+            return try jsonResponse(PolicyBody(tenant: tenant, version: record.version, digest: record.digest, source: record.source,
                                        applied_at: Int64(record.appliedAt.timeIntervalSince1970)))
         }
         router.post("v1/tenants/:tenant/tokens") { request, context in
@@ -111,6 +125,10 @@ public struct AdminRoutes: Sendable {
             let body = try await decode(TokenRequest.self, request, context)
             guard let (_, policy) = try mapDirectory({ try directory.currentPolicy(tenant: tenant) }) else {
                 throw APIError(.conflict, "no_policy", "put a residency policy before issuing participant tokens")
+            }
+            // A participant token always names its meeting (the verifier refuses one that does not).
+            guard let meeting = body.meeting, !meeting.isEmpty, meeting.utf8.count <= 64 else {
+                throw APIError(.badRequest, "bad_request", "a participant token is for one meeting: give \"meeting\" (1-64 characters)")
             }
             guard !body.identity.isEmpty, body.identity.utf8.count <= 320 else {
                 throw APIError(.badRequest, "bad_request", "identity must be 1-320 characters, e.g. ana@example.com")
@@ -127,9 +145,9 @@ public struct AdminRoutes: Sendable {
             guard (60...participantTokenSeconds).contains(ttl) else {
                 throw APIError(.badRequest, "bad_request", "ttl_seconds must be between 60 and \(participantTokenSeconds)")
             }
-            let (token, expires) = try issueToken(sub: body.identity, tenant: tenant, meeting: body.meeting, role: .participant,
+            let (token, expires) = try issueToken(sub: body.identity, tenant: tenant, meeting: meeting, role: .participant,
                                                   grants: grants, lifetime: ttl)
-            return try json(TokenIssued(token: token, expires: expires), status: .created)
+            return try jsonResponse(TokenIssued(token: token, expires: expires), status: .created)
         }
     }
 
@@ -162,7 +180,7 @@ public struct AdminRoutes: Sendable {
         }
     }
 
-    static func describe(_ error: any Error) -> String {
+    public static func describe(_ error: any Error) -> String {
         switch error {
         case let DecodingError.keyNotFound(key, _): "missing field '\(key.stringValue)'"
         case let DecodingError.typeMismatch(_, c): "wrong type at '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"

@@ -96,6 +96,16 @@ public struct ParticipantAssignment: Hashable, Sendable {
     /// Estimated RTT participant↔edge, ms; nil when the location is unknown.
     public var estimatedRTTMilliseconds: Double?
     public var latencySource: LatencySource
+
+    public init(participant: String, edge: NodeID, region: RegionID, jurisdiction: CountryCode,
+                estimatedRTTMilliseconds: Double?, latencySource: LatencySource) {
+        self.participant = participant
+        self.edge = edge
+        self.region = region
+        self.jurisdiction = jurisdiction
+        self.estimatedRTTMilliseconds = estimatedRTTMilliseconds
+        self.latencySource = latencySource
+    }
 }
 
 /// A node-to-node media link of the relay tree (parent is nearer the home).
@@ -103,6 +113,12 @@ public struct RelayLink: Hashable, Sendable {
     public var parent: NodeID
     public var child: NodeID
     public var rttMilliseconds: Double
+
+    public init(parent: NodeID, child: NodeID, rttMilliseconds: Double) {
+        self.parent = parent
+        self.child = child
+        self.rttMilliseconds = rttMilliseconds
+    }
 }
 
 /// A participant moved by re-placement.
@@ -211,5 +227,24 @@ struct ExclusionSource: Hashable, Sendable {
             if !reasons.isEmpty { out.append(NodeExclusion(node: n.id, region: n.region, jurisdiction: n.jurisdiction, reasons: reasons)) }
         }
         return out
+    }
+}
+
+extension PlacementDecision {
+    /// A decision restored from what a node stored (for `PlacementEngine.replace` after a
+    /// restart or on another node): no exclusions, no moves, latencies unknown.
+    public init(restoring tenant: String, policyVersion: Int, shape: Shape, home: NodeID,
+                assignments: [ParticipantAssignment], relayTree: [RelayLink], nodes: [NodeID]) {
+        self.tenant = tenant
+        self.policyVersion = policyVersion
+        self.shape = shape
+        self.home = home
+        self.assignments = assignments
+        self.relayTree = relayTree
+        self.nodes = nodes.sorted()
+        meanPairLatencyMilliseconds = .nan
+        maxPairLatencyMilliseconds = .nan
+        exclusionSource = ExclusionSource(nodes: [], regions: [], regionIndexOfNode: [], masks: [], includeRelay: false)
+        moves = []
     }
 }

@@ -24,7 +24,9 @@ public struct Topology: Sendable {
     }
 
     /// Parses and checks a topology against the jurisdiction catalog, reporting every problem.
-    public static func parse(_ text: String, file: String, catalog: JurisdictionCatalog) throws(ConfigError) -> Topology {
+    /// A region catalog (`Topologies/regions.yaml`, what a running node reads) is the same
+    /// format without nodes: pass `requireNodes: false`.
+    public static func parse(_ text: String, file: String, catalog: JurisdictionCatalog, requireNodes: Bool = true) throws(ConfigError) -> Topology {
         var r = YAMLReader(file: file)
         guard let root = r.parse(text),
               let top = r.mapping(root, "", allowed: ["name", "description", "regions", "nodes", "latency"]) else {
@@ -121,7 +123,7 @@ public struct Topology: Sendable {
                                            certificate: cert, load: load, capacity: capacity))
                 t.ports[nodeID] = ports
             }
-        } else if nodesNode == nil {
+        } else if nodesNode == nil, requireNodes {
             r.error(root, "nodes", "no nodes", fix: "add a `nodes:` list")
         }
         if let latencyNode {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import DemarcTestSupport
 
 enum CLITestError: Error { case binaryNotFound }
 
@@ -20,18 +21,9 @@ enum CLITestError: Error { case binaryNotFound }
     struct Run { let status: Int32; let out: String; let err: String }
 
     static func run(_ args: [String], in directory: URL = root) throws -> Run {
-        let p = Process()
         guard let exe = binary else { throw CLITestError.binaryNotFound }
-        p.executableURL = exe
-        p.arguments = args
-        p.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+        let r = try ProcessRun.run(exe, args, in: directory)
+        return Run(status: r.status, out: r.out, err: r.err)
     }
 
     @Test func validateAcceptsAGoodPolicyAndListsEveryProblemOfABadOne() throws {

@@ -203,3 +203,93 @@ import Testing
         #expect(cluster.nodes.compactMap(\.pid).allSatisfy { !Self.running($0) })
     }
 }
+
+/// `cluster up Topologies/local.yaml` with the real `demarc node run`: five nodes that
+/// find each other over gossip, then `cluster down` leaves nothing behind.
+@Suite(.serialized) struct LocalClusterTests {
+    struct Members: Decodable {
+        struct Member: Decodable { var node: String; var status: String; var verified: Bool }
+        var node: String
+        var members: [Member]
+    }
+
+    static let ids = ["dub-1", "fra-1", "fra-2", "iad-1", "zrh-1"]
+
+    /// What `node` answers on GET /v1/cluster: member id -> status (verified members only).
+    static func view(_ http: String, hub: String?) async -> [String: String] {
+        var body: String?
+        if let hub {
+            body = try? CommandRunner().run(["ip", "netns", "exec", hub, CLITests.binary!.path, "cluster", "probe", "\(http)/v1/cluster"])
+        } else if let url = URL(string: http), let r = try? await HTTPProbe.get(host: url.host!, port: url.port!, path: "/v1/cluster"), r.status == 200 {
+            body = r.body
+        }
+        guard let body, let m = try? JSONDecoder().decode(Members.self, from: Data(body.utf8)) else { return [:] }
+        return Dictionary(m.members.filter(\.verified).map { ($0.node, $0.status) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    static func allSeeAll(_ nodes: [ClusterCommandTests.Listed.Node], hub: String?) async -> Bool {
+        for n in nodes {
+            let v = await view(n.http, hub: hub)
+            guard ids.allSatisfy({ v[$0] == "alive" }) else { return false }
+        }
+        return true
+    }
+
+    @Test(.enabled(if: CLITests.binary != nil, "needs the demarc binary"))
+    func upStartsLocalYAMLsNodesThatSeeEachOtherAndDownLeavesNothing() async throws {
+        let tmp = try ClusterCommandTests.temporaryDirectory()
+        let state = tmp.appendingPathComponent("state").path
+        defer {
+            _ = try? CLITests.run(["cluster", "down", "--state-dir", state, "--grace", "5"])
+            try? FileManager.default.removeItem(at: tmp)
+        }
+        let up = try CLITests.run(["cluster", "up", "Topologies/local.yaml", "--state-dir", state, "--json"])
+        #expect(up.status == 0, "\(up.err)")
+        let cluster = try ClusterCommandTests.listed(up.out)
+        #expect(await ClusterCommandTests.eventually(60) { await Self.allSeeAll(cluster.nodes, hub: nil) },
+                "not every node saw all five alive: \(await Self.view(cluster.nodes[0].http, hub: nil))")
+
+        let down = try CLITests.run(["cluster", "down", "--state-dir", state])
+        #expect(down.status == 0 && down.out.contains("5 processes stopped"), "\(down.out)\(down.err)")
+        #expect(!down.out.contains("SIGKILL"), "nodes drain and stop on SIGTERM within the grace period")
+        #expect(cluster.nodes.compactMap(\.pid).allSatisfy { !ClusterCommandTests.running($0) }, "node processes left running")
+        #expect(!FileManager.default.fileExists(atPath: state))
+        #expect((17_001...17_005).allSatisfy(LoopbackPorts.isFree) && (18_001...18_005).allSatisfy(LoopbackPorts.isFree), "ports still bound")
+    }
+
+    @Test(.enabled(if: isRoot && CLITests.binary != nil, "needs root (network namespaces, nftables)"))
+    func inNamespacesAPartitionedNodeIsSeenFailedAndHealingBringsItBack() async throws {
+        let tmp = try ClusterCommandTests.temporaryDirectory()
+        let state = tmp.appendingPathComponent("state").path
+        var prefix: String?
+        defer {
+            _ = try? CLITests.run(["cluster", "down", "--state-dir", state, "--grace", "5"])
+            if let prefix {
+                let left = LabNetwork.namespaces().filter { $0.hasPrefix(prefix + "-") }
+                #expect(left.isEmpty, "namespaces left behind: \(left)")
+                for ns in left { _ = try? CommandRunner().run(["ip", "netns", "del", ns]) }
+            }
+            try? FileManager.default.removeItem(at: tmp)
+        }
+        let up = try CLITests.run(["cluster", "up", "Topologies/local.yaml", "--state-dir", state, "--netns", "--json"])
+        #expect(up.status == 0, "\(up.err)")
+        let cluster = try ClusterCommandTests.listed(up.out)
+        let hub = try #require(cluster.hubNamespace)
+        prefix = String(hub.dropLast(4))
+        #expect(await ClusterCommandTests.eventually(60) { await Self.allSeeAll(cluster.nodes, hub: hub) }, "the nodes never all saw each other")
+
+        let fra1 = try #require(cluster.nodes.first { $0.id == "fra-1" })
+        let part = try CLITests.run(["cluster", "partition", "iad-1", "--from", "fra-1,fra-2,dub-1,zrh-1", "--state-dir", state])
+        #expect(part.status == 0, "\(part.err)")
+        #expect(await ClusterCommandTests.eventually(60) { let s = await Self.view(fra1.http, hub: hub)["iad-1"]; return s != nil && s != "alive" },
+                "fra-1 still sees iad-1 alive across the partition")
+        let heal = try CLITests.run(["cluster", "heal", "--state-dir", state])
+        #expect(heal.status == 0, "\(heal.err)")
+        #expect(await ClusterCommandTests.eventually(90) { await Self.view(fra1.http, hub: hub)["iad-1"] == "alive" },
+                "iad-1 did not come back after healing: \(await Self.view(fra1.http, hub: hub))")
+
+        let down = try CLITests.run(["cluster", "down", "--state-dir", state])
+        #expect(down.status == 0, "\(down.err)")
+        #expect(LabNetwork.namespaces().filter { $0.hasPrefix(prefix! + "-") }.isEmpty)
+    }
+}

@@ -139,6 +139,12 @@ actor RecordingAuditor: PolicyAuditor {
                 #expect(response.status == .forbidden)
                 #expect(String(buffer: response.body).contains("identity_not_allowed"))
             }
+            // A participant token without a meeting would be refused by every verifier: refuse to issue it.
+            try await client.execute(uri: "/v1/tenants/acme/tokens", method: .post, headers: h,
+                                     body: ByteBuffer(string: #"{"identity": "ana@acme.example"}"#)) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("meeting"))
+            }
             try await client.execute(uri: "/v1/tenants/acme/tokens", method: .post, headers: h,
                                      body: ByteBuffer(string: #"{"identity": "ana@acme.example", "meeting": "m1", "ttl_seconds": 600}"#)) { response in
                 #expect(response.status == .created)

@@ -457,7 +457,7 @@ const ProtobufCMessageDescriptor demarc__v1__vivaldi_coordinate__descriptor =
   (ProtobufCMessageInit) demarc__v1__vivaldi_coordinate__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor demarc__v1__node_state__field_descriptors[12] =
+static const ProtobufCFieldDescriptor demarc__v1__node_state__field_descriptors[14] =
 {
   {
     "node_id",
@@ -603,15 +603,41 @@ static const ProtobufCFieldDescriptor demarc__v1__node_state__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "api_port",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Demarc__V1__NodeState, api_port),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "media_port",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Demarc__V1__NodeState, media_port),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned demarc__v1__node_state__field_indices_by_name[] = {
   1,   /* field[1] = address */
+  12,   /* field[12] = api_port */
   9,   /* field[9] = capacity */
   5,   /* field[5] = certificate */
   11,   /* field[11] = coordinate */
   7,   /* field[7] = incarnation */
   4,   /* field[4] = jurisdiction */
   8,   /* field[8] = load */
+  13,   /* field[13] = media_port */
   0,   /* field[0] = node_id */
   2,   /* field[2] = port */
   3,   /* field[3] = region */
@@ -621,7 +647,7 @@ static const unsigned demarc__v1__node_state__field_indices_by_name[] = {
 static const ProtobufCIntRange demarc__v1__node_state__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor demarc__v1__node_state__descriptor =
 {
@@ -631,7 +657,7 @@ const ProtobufCMessageDescriptor demarc__v1__node_state__descriptor =
   "Demarc__V1__NodeState",
   "demarc.v1",
   sizeof(Demarc__V1__NodeState),
-  12,
+  14,
   demarc__v1__node_state__field_descriptors,
   demarc__v1__node_state__field_indices_by_name,
   1,  demarc__v1__node_state__number_ranges,

@@ -152,10 +152,18 @@ struct  Demarc__V1__NodeState
   uint32_t capacity;
   char *software_version;
   Demarc__V1__VivaldiCoordinate *coordinate;
+  /*
+   * HTTP API port on `address` (0: none announced)
+   */
+  uint32_t api_port;
+  /*
+   * WebRTC media UDP port on `address` (0: none announced)
+   */
+  uint32_t media_port;
 };
 #define DEMARC__V1__NODE_STATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&demarc__v1__node_state__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, DEMARC__V1__NODE_STATUS__NODE_STATUS_UNSPECIFIED, 0, 0, 0, (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, DEMARC__V1__NODE_STATUS__NODE_STATUS_UNSPECIFIED, 0, 0, 0, (char *)protobuf_c_empty_string, NULL, 0, 0 }
 
 
 /* Demarc__V1__NodeCertificateBody methods */

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""The meeting half of `make demo`: drives a running local cluster over HTTP as an
+operator, a tenant admin and participants would, and prints where the meeting went.
+
+Usage: demo_meeting.py --demarc BIN --state DIR --nodes NODES.json --operator-token TOKEN
+NODES.json: [{"id": "fra-1", "region": ..., "jurisdiction": ..., "http": "http://127.0.0.1:18001", "pid": 123}, ...]
+"""
+import argparse, json, os, signal, subprocess, sys, time, urllib.request, urllib.error
+
+BOLD, DIM, END = "\033[1m", "\033[2m", "\033[0m"
+
+def step(text):
+    print(f"\n{BOLD}== {text}{END}", flush=True)
+
+def call(method, base, path, token=None, body=None, raw=None):
+    data = raw.encode() if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(base + path, data=data, method=method)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=15) as r:
+            text = r.read().decode()
+            return r.status, (json.loads(text) if text.strip().startswith(("{", "[")) else text)
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+        try:
+            return e.code, json.loads(text)
+        except ValueError:
+            return e.code, text
+
+def eventually(what, timeout, fn):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.2)
+    sys.exit(f"timed out waiting for {what}")
+
+def show_placement(m, nodes_by_id):
+    print(f"  meeting {m['id']}: {m['status']}, shape {m['shape']}, home {m['home']}, generation {m['generation']}")
+    for a in m["assignments"]:
+        print(f"    {a['participant']:<28} -> {a['edge']:<6} ({a['region']}, {a['jurisdiction']})")
+    for link in m.get("relay_tree", []):
+        print(f"    relay {link['parent']} <-> {link['child']} (~{link['rtt_ms']:.0f} ms)")
+    used = set(m["nodes"])
+    for e in m.get("exclusions", []):
+        if e["node"] not in used:
+            print(f"    {DIM}not used: {e['node']} ({e['jurisdiction']}): {'; '.join(e['reasons'])}{END}")
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--demarc", required=True)
+    ap.add_argument("--state", required=True)
+    ap.add_argument("--nodes", required=True)
+    ap.add_argument("--operator-token", required=True)
+    ap.add_argument("--operator-key", required=True)
+    args = ap.parse_args()
+    nodes = json.load(open(args.nodes))
+    by_id = {n["id"]: n for n in nodes}
+    us = next(n for n in nodes if n["jurisdiction"] == "US")
+    op = args.operator_token
+
+    step("A tenant with an EU-only policy (created at the US node, policy put at another; both reach every node)")
+    status, t = call("POST", us["http"], "/v1/tenants", op, {"id": "acme-health"})
+    assert status == 201, (status, t)
+    admin = t["admin_token"]
+    policy = open("Topologies/policies/eu-only.yaml").read()
+    eu_node = next(n for n in nodes if n["jurisdiction"] == "IE")
+    eventually("the tenant to replicate", 15, lambda: call("PUT", eu_node["http"], "/v1/tenants/acme-health/policy", admin, raw=policy)[0] == 200)
+    print("  tenant acme-health, policy v1: media, signaling, relay, logs and transparency only in the EU; E2EE required")
+
+    step("A meeting with people in Germany, Ireland, France and the US, created at the US node")
+    participants = [
+        {"id": "ana@acme-health.example", "country": "DE"},
+        {"id": "ben@acme-health.example", "country": "IE"},
+        {"id": "chloe@acme-health.example", "country": "FR"},
+        {"id": "dan@acme-health.example", "country": "US"},
+    ]
+    status, m = call("POST", us["http"], "/v1/meetings", admin, {"id": "consult-1", "participants": participants})
+    assert status == 201, (status, m)
+    show_placement(m, by_id)
+    assert all(by_id[n]["jurisdiction"] in ("DE", "IE") for n in m["nodes"]), "placed outside the EU"
+
+    step("Dan joins at the US node and is sent to a compliant edge")
+    status, tok = call("POST", us["http"], "/v1/tenants/acme-health/tokens", admin, {"identity": "dan@acme-health.example", "meeting": "consult-1"})
+    assert status == 201, (status, tok)
+    status, j = call("POST", us["http"], "/v1/meetings/consult-1/join", tok["token"], {"country": "US"})
+    assert status == 200, (status, j)
+    print(f"  edge {j['edge']['node']} ({j['edge']['region']}, {j['edge']['jurisdiction']}), API {j['edge'].get('api')}")
+
+    home = m["home"]
+    step(f"The home node {home} is killed (SIGKILL): the meeting moves, only to EU nodes")
+    os.kill(by_id[home]["pid"], signal.SIGKILL)
+    watcher = next(n for n in nodes if n["jurisdiction"] in ("DE", "IE") and n["id"] != home)
+    def moved():
+        s, r = call("GET", watcher["http"], "/v1/meetings/consult-1", admin)
+        return r if s == 200 and r["status"] == "active" and home not in r["nodes"] else None
+    m2 = eventually("failover", 30, moved)
+    show_placement(m2, by_id)
+    assert all(by_id[n]["jurisdiction"] in ("DE", "IE") for n in m2["nodes"])
+
+    step("A Swiss-only tenant after its only Swiss node is lost: refused with a typed error, never moved abroad")
+    ch = next((n for n in nodes if n["jurisdiction"] == "CH"), None)
+    status, t2 = call("POST", watcher["http"], "/v1/tenants", op, {"id": "helvetia-bank"})
+    admin2 = t2["admin_token"]
+    assert call("PUT", watcher["http"], "/v1/tenants/helvetia-bank/policy", admin2, raw=open("Topologies/policies/swiss-only.json").read())[0] == 200
+    if ch:
+        os.kill(ch["pid"], signal.SIGKILL)
+        def gone():
+            s, c = call("GET", watcher["http"], "/v1/cluster")
+            return s == 200 and any(x["node"] == ch["id"] and x["status"] != "alive" for x in c["members"])
+        eventually("the Swiss node to be declared dead", 30, gone)
+    status, r = call("POST", watcher["http"], "/v1/meetings", admin2, {"id": "board", "participants": [{"id": "urs@helvetia.example", "country": "CH"}]})
+    print(f"  HTTP {status} {r.get('code')}: {r.get('message')}")
+    assert status == 422 and r.get("code") == "no_compliant_node"
+
+    step("Where consult-1's data went: one signed report per node, each verified offline")
+    status, agg = call("GET", watcher["http"], "/v1/meetings/consult-1/transparency", admin)
+    assert status == 200, (status, agg)
+    failed = 0
+    for i, entry in enumerate(agg["reports"]):
+        if entry.get("report") is None:
+            print(f"  {entry['node']}: {entry.get('error')}")
+            continue
+        path = os.path.join(args.state, f"report-{entry['node']}.json")
+        json.dump(entry["report"], open(path, "w"))
+        s = entry["report"]["summary"]
+        where = sorted({f"{w['location']['node']} ({w['location']['jurisdiction']}): {', '.join(w['categories'])}" for w in s["processing"]})
+        refusals = [f"{x['location']['node']} refused ({x['reason']})" for x in s.get("refusals", [])]
+        print(f"  {BOLD}{entry['node']}{END}'s log: " + ("; ".join(where + refusals) or "nothing"))
+        v = subprocess.run([args.demarc, "transparency", "verify", path, "--key", args.operator_key], capture_output=True, text=True)
+        verdict = (v.stdout.strip().splitlines() or [""])[0]
+        print(f"    verify: exit {v.returncode} — {verdict}")
+        failed += v.returncode != 0
+    if failed:
+        sys.exit(f"{failed} report(s) did not verify")
+    print(f"\nReports are in {args.state}/report-*.json; verify one yourself: {args.demarc} transparency verify FILE --key {args.operator_key}")
+
+if __name__ == "__main__":
+    main()

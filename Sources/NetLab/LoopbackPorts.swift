@@ -25,7 +25,8 @@ public enum LoopbackPorts {
         return found
     }
 
-    /// True when both a TCP and a UDP socket can bind 127.0.0.1:`port`.
+    /// True when both a TCP and a UDP socket can bind 127.0.0.1:`port` (with SO_REUSEADDR,
+    /// as servers bind, so connections in TIME_WAIT do not count as in use).
     public static func isFree(_ port: Int) -> Bool {
         tryBind(stream, port: port) != nil && tryBind(datagram, port: port) != nil
     }
@@ -35,6 +36,8 @@ public enum LoopbackPorts {
         let fd = socket(AF_INET, type, 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        var one: Int32 = 1
+        if type == stream { _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)

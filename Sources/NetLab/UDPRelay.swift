@@ -83,6 +83,8 @@ public final class UDPRelay: @unchecked Sendable {
     private func bootstrap(_ onRead: @escaping @Sendable (AddressedEnvelope<ByteBuffer>) -> Void) -> DatagramBootstrap {
         DatagramBootstrap(group: eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // The default 208 KiB drops bursts (PLATFORM-NOTES); 4 MiB is this kernel's maximum.
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramReader(onRead)) }

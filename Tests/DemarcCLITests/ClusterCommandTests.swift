@@ -54,6 +54,13 @@ import Testing
         return !stat[stat.index(after: close)...].hasPrefix(" Z")
     }
 
+    /// Fails if a namespace of the lab named `prefix` still exists, and removes it.
+    static func expectNoNamespacesLeft(_ prefix: String) {
+        let left = LabNetwork.namespaces().filter { $0.hasPrefix(prefix + "-") }
+        #expect(left.isEmpty, "namespaces left behind: \(left)")
+        for ns in left { _ = try? CommandRunner().run(["ip", "netns", "del", ns]) }
+    }
+
     /// Polls `condition` until it holds or `seconds` pass.
     static func eventually(_ seconds: Double, _ condition: () async -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
@@ -164,11 +171,7 @@ import Testing
         var prefix: String?
         defer {
             _ = try? CLITests.run(["cluster", "down", "--state-dir", state, "--grace", "2"])
-            if let prefix {
-                let left = LabNetwork.namespaces().filter { $0.hasPrefix(prefix + "-") }
-                #expect(left.isEmpty, "namespaces left behind: \(left)")
-                for ns in left { _ = try? CommandRunner().run(["ip", "netns", "del", ns]) }
-            }
+            if let prefix { ClusterCommandTests.expectNoNamespacesLeft(prefix) }
             try? FileManager.default.removeItem(at: tmp)
         }
         let up = try CLITests.run(["cluster", "up", topology.path, "--state-dir", state, "--netns", "--binary", Self.fakeNode, "--json"])
@@ -246,8 +249,9 @@ import Testing
         let up = try CLITests.run(["cluster", "up", "Topologies/local.yaml", "--state-dir", state, "--json"])
         #expect(up.status == 0, "\(up.err)")
         let cluster = try ClusterCommandTests.listed(up.out)
-        #expect(await ClusterCommandTests.eventually(60) { await Self.allSeeAll(cluster.nodes, hub: nil) },
-                "not every node saw all five alive: \(await Self.view(cluster.nodes[0].http, hub: nil))")
+        let converged = await ClusterCommandTests.eventually(60) { await Self.allSeeAll(cluster.nodes, hub: nil) }
+        let firstView = await Self.view(cluster.nodes[0].http, hub: nil)
+        #expect(converged, "not every node saw all five alive; \(cluster.nodes[0].id) sees \(firstView)")
 
         let down = try CLITests.run(["cluster", "down", "--state-dir", state])
         #expect(down.status == 0 && down.out.contains("5 processes stopped"), "\(down.out)\(down.err)")
@@ -264,11 +268,7 @@ import Testing
         var prefix: String?
         defer {
             _ = try? CLITests.run(["cluster", "down", "--state-dir", state, "--grace", "5"])
-            if let prefix {
-                let left = LabNetwork.namespaces().filter { $0.hasPrefix(prefix + "-") }
-                #expect(left.isEmpty, "namespaces left behind: \(left)")
-                for ns in left { _ = try? CommandRunner().run(["ip", "netns", "del", ns]) }
-            }
+            if let prefix { ClusterCommandTests.expectNoNamespacesLeft(prefix) }
             try? FileManager.default.removeItem(at: tmp)
         }
         let up = try CLITests.run(["cluster", "up", "Topologies/local.yaml", "--state-dir", state, "--netns", "--json"])
@@ -285,8 +285,9 @@ import Testing
                 "fra-1 still sees iad-1 alive across the partition")
         let heal = try CLITests.run(["cluster", "heal", "--state-dir", state])
         #expect(heal.status == 0, "\(heal.err)")
-        #expect(await ClusterCommandTests.eventually(90) { await Self.view(fra1.http, hub: hub)["iad-1"] == "alive" },
-                "iad-1 did not come back after healing: \(await Self.view(fra1.http, hub: hub))")
+        let back = await ClusterCommandTests.eventually(90) { await Self.view(fra1.http, hub: hub)["iad-1"] == "alive" }
+        let afterHeal = await Self.view(fra1.http, hub: hub)
+        #expect(back, "iad-1 did not come back after healing: fra-1 sees \(afterHeal)")
 
         let down = try CLITests.run(["cluster", "down", "--state-dir", state])
         #expect(down.status == 0, "\(down.err)")

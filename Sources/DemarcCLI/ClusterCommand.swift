@@ -143,9 +143,7 @@ struct ClusterCommand: AsyncParsableCommand {
             if let plan = cluster.lab {
                 try LabNetwork(plan: plan).create(faults: cluster.faults)
                 let routesPath = (dir as NSString).appendingPathComponent("relays.json")
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try encoder.encode(plan.relays.map(\.route)).write(to: URL(fileURLWithPath: routesPath))
+                try writeJSON(plan.relays.map(\.route), to: routesPath)
                 cluster.relay = try ProcessRecord.spawnDetached(
                     ["ip", "netns", "exec", plan.hubNamespace, cluster.tool, "cluster", "relay", "--routes", routesPath,
                      "--counters", (dir as NSString).appendingPathComponent("relay-counters.json")].withToolPaths,
@@ -356,9 +354,7 @@ struct ClusterCommand: AsyncParsableCommand {
                 if let counters {
                     var all: [String: RelayCounters] = [:]
                     for r in set.relays { all[r.route.name] = try? await r.counters() }
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    try? encoder.encode(all).write(to: URL(fileURLWithPath: counters), options: .atomic)
+                    try? writeJSON(all, to: counters)
                 }
                 try await Task.sleep(for: .seconds(2))
             }

@@ -46,13 +46,18 @@ struct ClusterState: Codable {
     }
 
     func save() throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: Self.file(in: stateDirectory)), options: .atomic)
+        try writeJSON(self, to: Self.file(in: stateDirectory))
     }
 
     /// Every process the cluster started, nodes first.
     var processes: [ProcessRecord] { nodes.compactMap(\.process) + (relay.map { [$0] } ?? []) }
+}
+
+/// Writes `value` as sorted, indented JSON, atomically (readers never see half a file).
+func writeJSON(_ value: some Encodable, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
 }
 
 /// An error `demarc cluster` reports to the operator as is.

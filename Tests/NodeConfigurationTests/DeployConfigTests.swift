@@ -26,8 +26,15 @@ import Testing
             let config = try NodeConfig.parse(text, file: file)
             #expect(!config.gossip.seeds.isEmpty, "\(file): a node with no seeds joins nothing")
             #expect(config.tokens.issuerKeyPath.hasPrefix("/") && config.gossip.keyringPath.hasPrefix("/") && config.node.keyPath.hasPrefix("/"),
-                    "\(file): examples use absolute paths (the parser keeps paths as written)")
+                    "\(file): examples use absolute paths (a relative one depends on where the file is installed)")
             if case let .sqlite(path) = config.store { #expect(path.hasPrefix("/"), "\(file): store.path must be absolute") }
+            // Both catalogs named, so a node never depends on the search path (every node must use the same files).
+            #expect(config.trust.jurisdictionsPath?.hasPrefix("/") == true, "\(file): name the jurisdiction catalog (trust.jurisdictions)")
+            #expect(config.trust.regionsPath?.hasPrefix("/") == true, "\(file): name the region catalog (trust.regions)")
+            if let media = config.media {
+                #expect(media.bind.port > 1023, "\(file): the unit has no capabilities: media.bind must be above 1023")
+                #expect(media.bind.port != config.gossip.bind.port, "\(file): gossip already uses UDP on \(config.gossip.bind.port)")
+            }
         } catch {
             Issue.record("\(file) does not parse:\n\(error.errors.map { "  \($0)" }.joined(separator: "\n"))")
         }

@@ -130,7 +130,8 @@ import Testing
         #expect(httpPort != nil && probePort(node["livenessProbe"]) == httpPort, "\(subject): probes on the http port")
         let preStopSeconds = node["lifecycle"]["preStop"]["sleep"]["seconds"].int ?? 0
         let grace = pod["terminationGracePeriodSeconds"].int ?? 30
-        #expect(grace >= 60 + preStopSeconds, "\(subject): terminationGracePeriodSeconds \(grace) leaves less than the ~60 s drain after preStop")
+        // The drain waits at most 20 s (DemarcNode's DrainService), then HTTP stops and gossip leaves (≤ 2 s): keep 30 s after preStop.
+        #expect(grace >= 30 + preStopSeconds, "\(subject): terminationGracePeriodSeconds \(grace) leaves less than 30 s for the drain after preStop")
         let annotations = template["metadata"]["annotations"]
         #expect(annotations["prometheus.io/scrape"].text == "true", "\(subject): prometheus.io/scrape annotation")
         #expect(annotations["prometheus.io/port"].int == httpPort, "\(subject): prometheus.io/port is the http port")
@@ -209,6 +210,17 @@ import Testing
             if case let .sqlite(path) = config.store { paths.append(path) }
             for path in paths {
                 #expect(mounts.contains { path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }, "\(file): \(path) is on no volume of the node container")
+            }
+            // Both catalogs named explicitly: in the image (/usr/share/demarc, README) or on a mounted volume.
+            for (field, path) in [("trust.jurisdictions", config.trust.jurisdictionsPath), ("trust.regions", config.trust.regionsPath)] {
+                let p = path ?? ""
+                #expect(p.hasPrefix("/usr/share/demarc/") || mounts.contains { p.hasPrefix($0 + "/") },
+                        "\(file): \(field) must name the catalog in the image (/usr/share/demarc/) or on a volume, not rely on the search path")
+            }
+            // The media port the node announces is a declared UDP host port.
+            if let media = config.media {
+                let declared = node["ports"].list.contains { ($0 as Any?)["containerPort"].int == media.bind.port && ($0 as Any?)["protocol"].text == "UDP" }
+                #expect(declared, "\(file): media.bind port \(media.bind.port) is not a declared UDP container port")
             }
             // This pod's own key and certificate are in the node-identity volume.
             for path in [config.node.keyPath, config.node.certificatePath] {

@@ -5,7 +5,8 @@ SHELL := /bin/bash
 SWIFT ?= swift
 # The browser E2EE code (Web/e2ee) is tested with node's built-in runner and WebCrypto.
 NODE ?= node
-APT_PACKAGES := libsodium-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev pkg-config iso-codes
+# iproute2, nftables, iputils-ping: `demarc cluster up --netns` and the NetLab tests (as root).
+APT_PACKAGES := libsodium-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev pkg-config iso-codes iproute2 nftables iputils-ping
 PROTO_FILES := $(shell find proto -name '*.proto')
 GEN_DIR := Sources/CControlPlane
 

@@ -82,7 +82,7 @@ let package = Package(
             dependencies: [
                 "Residency", "Placement", "NodeTrust", "SodiumWrapper",
                 "Gossip", "GossipSimulation",
-                "Transparency", "AccessTokens", "DemarcNode",
+                "Transparency", "AccessTokens", "DemarcNode", "NetLab", "NodeConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -138,6 +138,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: Lab networks (issue 5): delaying UDP relays, namespaces and nftables for `demarc cluster`.
+        .target(
+            name: "NetLab",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Tests.
         .target(name: "DemarcTestSupport", dependencies: ["Residency", "Placement"], path: "Tests/DemarcTestSupport", swiftSettings: strictSettings),
         .testTarget(name: "SodiumWrapperTests", dependencies: ["SodiumWrapper"], swiftSettings: strictSettings),
@@ -146,7 +153,11 @@ let package = Package(
         .testTarget(name: "ResidencyTests", dependencies: ["Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "NodeTrustTests", dependencies: ["NodeTrust", "SodiumWrapper"], swiftSettings: strictSettings),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "DemarcCLITests", dependencies: ["DemarcCLI", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "DemarcCLITests",
+            dependencies: ["DemarcCLI", "DemarcTestSupport", "NodeConfiguration", "NodeTrust", "NetLab", "Gossip", "AccessTokens"],
+            exclude: ["Fixtures"], swiftSettings: strictSettings
+        ),
         .testTarget(name: "TenantDirectoryTests", dependencies: ["TenantDirectory", "Residency", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "NodeHTTPTests",
@@ -185,6 +196,7 @@ let package = Package(
         .testTarget(name: "SFrameTests", dependencies: ["SFrame", "SFrameEnforcement", "MediaPackets", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "MediaForwardingTests", dependencies: ["MediaForwarding", "MediaPackets", "MediaCore", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
+        .testTarget(name: "NetLabTests", dependencies: ["NetLab", "DemarcTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: strictSettings),
         .testTarget(name: "GossipNIOTests", dependencies: ["GossipNIO", "Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper"], swiftSettings: strictSettings),
     ]
 )

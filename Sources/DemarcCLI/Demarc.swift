@@ -16,6 +16,7 @@ struct Demarc: AsyncParsableCommand {
             TransparencyCommand.self,
             TokenCommand.self,
             KeyringCommand.self,
+            ClusterCommand.self,
         ]
     )
 }

@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         // Gossip UDP/TCP shell (issue 3).
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // Media signaling over WebSocket (issue 6).
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.0.0"),
     ],
     targets: [
         // MARK: C libraries (system), each wrapped once below.
@@ -94,6 +96,31 @@ let package = Package(
         .target(name: "MediaCore", dependencies: ["MediaPackets"], swiftSettings: strictSettings),
         .target(name: "MediaCrypto", dependencies: ["OpenSSLWrapper", "MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .target(name: "MediaForwarding", dependencies: ["MediaPackets", "MediaCore"], swiftSettings: strictSettings),
+        // SDP offer/answer for the SFU (pure).
+        .target(name: "MediaNegotiation", dependencies: ["MediaPackets"], swiftSettings: strictSettings),
+        // The UDP media shell: one port per node, ICE -> DTLS -> SRTP -> forwarding router.
+        .target(
+            name: "MediaNIO",
+            dependencies: [
+                "MediaPackets", "MediaCore", "MediaCrypto", "MediaForwarding", "MediaNegotiation", "OpenSSLWrapper",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // WebSocket signaling: GET /v1/rtc, participant tokens, join/publish/subscribe.
+        .target(
+            name: "MediaSignaling",
+            dependencies: [
+                "MediaNIO", "MediaNegotiation", "MediaForwarding", "AccessTokens",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
 
         // MARK: Gossip (issue 3): SWIM + Lifeguard core -> simulated network / NIO shell.
         .target(name: "Gossip", dependencies: ["ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
@@ -152,6 +179,15 @@ let package = Package(
         .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
         .testTarget(name: "MediaForwardingTests", dependencies: ["MediaForwarding", "MediaPackets", "MediaCore", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "MediaNegotiationTests", dependencies: ["MediaNegotiation", "MediaPackets", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "MediaSignalingTests",
+            dependencies: [
+                "MediaSignaling", "MediaNIO", "MediaNegotiation", "AccessTokens", "SodiumWrapper",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
         .testTarget(name: "GossipNIOTests", dependencies: ["GossipNIO", "Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper"], swiftSettings: strictSettings),
     ]

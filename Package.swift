@@ -183,8 +183,9 @@ let package = Package(
         .testTarget(
             name: "MediaSignalingTests",
             dependencies: [
-                "MediaSignaling", "MediaNIO", "MediaNegotiation", "AccessTokens", "SodiumWrapper",
+                "MediaSignaling", "MediaNIO", "MediaNegotiation", "AccessTokens", "SodiumWrapper", "DemarcTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             ],
             swiftSettings: strictSettings
         ),

@@ -172,7 +172,7 @@ extension MediaEngine {
         var wrote = false
         for directive in batch.directives {
             switch directive {
-            case .sendRTP(let to, let range, _):
+            case .sendRTP(let to, let range, let retransmission):
                 guard let subscriber = meeting.byID[to]?.subscriber, subscriber.isConnected,
                       let srtp = subscriber.srtp, let target = subscriber.destination else { continue }
                 var out = channel.allocator.buffer(capacity: range.count + srtp.profile.rtpTagLength)
@@ -183,6 +183,7 @@ extension MediaEngine {
                 guard written > 0 else { statistics.srtpFailures += 1; continue }
                 channel.write(AddressedEnvelope(remoteAddress: target, data: out), promise: nil)
                 statistics.rtpForwarded += 1
+                if retransmission { statistics.rtpRetransmitted += 1 }
                 statistics.datagramsSent += 1
                 wrote = true
             case .sendRTCP(let to, let packet):

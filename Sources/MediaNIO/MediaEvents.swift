@@ -83,6 +83,8 @@ public struct MediaServerStatistics: Sendable, Equatable {
     public var unroutable = 0
     public var srtpFailures = 0
     public var rtpForwarded = 0
+    /// Of those, answers to subscribers' NACKs (RTX or plain retransmissions).
+    public var rtpRetransmitted = 0
     public var rtcpSent = 0
     public var dtlsConnected = 0
     public var dtlsFailures = 0

@@ -34,6 +34,12 @@ public final class MediaServer: Service, Sendable {
         bound = loop.makePromise(of: Int.self)
     }
 
+    deinit {
+        // A server that never ran must not leak its promise (NIO checks in debug builds);
+        // completing an already completed promise is ignored.
+        bound.fail(MediaSessionError.notRunning)
+    }
+
     /// Binds the UDP port and serves until cancelled or gracefully shut down.
     public func run() async throws {
         let vector = max(1, configuration.vectorReadCount)

@@ -219,15 +219,14 @@ struct NegotiationFuzzTests {
             } else {
                 text = String(decoding: Mutations.mutate(Array(base.utf8), &rng), as: UTF8.self)
             }
-            do {
-                let result = try SFUNegotiator.answerPublisherOffer(text, transport: transport, sessionID: "1")
-                answered += 1
-                let reparsed = try SessionDescription.parse(result.answer.serialized())
-                #expect(reparsed.bundleMids?.isEmpty == false)
-                #expect(result.published.allSatisfy { (1...3).contains($0.layers.count) })
-            } catch let error as NegotiationError {
-                _ = error.description
+            let outcome = Result { () throws(NegotiationError) in
+                try SFUNegotiator.answerPublisherOffer(text, transport: transport, sessionID: "1")
             }
+            guard case .success(let result) = outcome else { continue }
+            answered += 1
+            let reparsed = try SessionDescription.parse(result.answer.serialized())
+            #expect(reparsed.bundleMids?.isEmpty == false)
+            #expect(result.published.allSatisfy { (1...3).contains($0.layers.count) })
         }
         #expect(answered > 100)
     }
@@ -238,11 +237,9 @@ struct NegotiationFuzzTests {
         let answer = SubscriberOfferTests.answer(to: offer)
         for _ in 0..<2000 {
             let text = String(decoding: Mutations.mutate(Array(answer.utf8), &rng), as: UTF8.self)
-            do {
-                let result = try SFUNegotiator.acceptSubscriberAnswer(text, to: offer)
+            let outcome = Result { () throws(NegotiationError) in try SFUNegotiator.acceptSubscriberAnswer(text, to: offer) }
+            if case .success(let result) = outcome {
                 #expect(Set(result.accepted.keys).isSubset(of: ["0", "1"]))
-            } catch let error as NegotiationError {
-                _ = error.description
             }
         }
     }

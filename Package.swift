@@ -181,6 +181,15 @@ let package = Package(
         .testTarget(name: "MediaForwardingTests", dependencies: ["MediaForwarding", "MediaPackets", "MediaCore", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "MediaNegotiationTests", dependencies: ["MediaNegotiation", "MediaPackets", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(
+            name: "MediaNIOTests",
+            dependencies: [
+                "MediaNIO", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MediaSignalingTests",
             dependencies: [
                 "MediaSignaling", "MediaNIO", "MediaNegotiation", "AccessTokens", "SodiumWrapper", "DemarcTestSupport",

@@ -12,6 +12,17 @@ public struct MediaTrackInfo: Sendable, Equatable, Codable {
     public var trackID: String?
     public var simulcastLayers: Int
     public var muted: Bool
+
+    public init(id: String, participant: String, kind: String, streamID: String? = nil, trackID: String? = nil,
+                simulcastLayers: Int = 1, muted: Bool = false) {
+        self.id = id
+        self.participant = participant
+        self.kind = kind
+        self.streamID = streamID
+        self.trackID = trackID
+        self.simulcastLayers = simulcastLayers
+        self.muted = muted
+    }
 }
 
 /// Which of a participant's two peer connections (docs/signaling.md).

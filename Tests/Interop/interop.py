@@ -45,6 +45,49 @@ class GradientTrack(VideoStreamTrack):
         return frame
 
 
+class LossyRelay(asyncio.DatagramProtocol):
+    """A UDP relay between one client and the SFU that drops a share of the SFU's RTP.
+
+    The client is given the relay's port as the SFU's candidate; the SFU sees the relay's
+    upstream socket as the client. STUN, DTLS and RTCP pass untouched, so only media is lost
+    and the SFU must recover it (NACK -> RTX) for the client to keep decoding.
+    """
+
+    def __init__(self, sfu, loss, seed=1):
+        import random
+        self.sfu, self.loss, self.random = sfu, loss, random.Random(seed)
+        self.client = None
+        self.dropped = self.relayed = 0
+
+    async def start(self):
+        loop = asyncio.get_running_loop()
+        self.downstream, _ = await loop.create_datagram_endpoint(lambda: _Side(self.from_client), local_addr=("127.0.0.1", 0))
+        self.upstream, _ = await loop.create_datagram_endpoint(lambda: _Side(self.from_sfu), local_addr=("127.0.0.1", 0))
+        return self.downstream.get_extra_info("sockname")[1]
+
+    def from_client(self, data, address):
+        self.client = address
+        self.upstream.sendto(data, self.sfu)
+
+    def from_sfu(self, data, address):
+        if self.client is None:
+            return
+        is_rtp = len(data) > 1 and 128 <= data[0] <= 191 and not 192 <= data[1] <= 223
+        if is_rtp and self.random.random() * 100 < self.loss:
+            self.dropped += 1
+            return
+        self.relayed += 1
+        self.downstream.sendto(data, self.client)
+
+
+class _Side(asyncio.DatagramProtocol):
+    def __init__(self, handler):
+        self.handler = handler
+
+    def datagram_received(self, data, address):
+        self.handler(data, address)
+
+
 async def signaling(url, token):
     ws = await websockets.connect(f"{url}?token={token}", max_size=2**20)
     await ws.send(json.dumps({"type": "join"}))
@@ -82,8 +125,10 @@ async def publish(url, token):
 
 
 class Subscriber:
-    def __init__(self, name):
+    def __init__(self, name, loss=0):
         self.name = name
+        self.loss = loss
+        self.relay = None
         self.pc = RTCPeerConnection()
         self.video_frames = 0
         self.audio_frames = 0
@@ -127,11 +172,24 @@ class Subscriber:
                 return
             if message["type"] == "subscriberOffer":
                 self.offers += 1
-                await self.pc.setRemoteDescription(RTCSessionDescription(sdp=message["sdp"], type="offer"))
+                sdp = message["sdp"]
+                if self.loss > 0:
+                    sdp = await self.through_relay(sdp)
+                await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
                 await ws.send(json.dumps({"type": "subscriberAnswer", "sdp": self.pc.localDescription.sdp}))
             elif message["type"] == "error":
                 print(f"{self.name}: server error {message}", file=sys.stderr)
+
+    async def through_relay(self, sdp):
+        """Points the SFU's host candidates at a lossy relay in front of it."""
+        import re
+        match = re.search(r"a=candidate:\S+ 1 udp \d+ (\S+) (\d+) typ host", sdp)
+        host, port = match.group(1), int(match.group(2))
+        if self.relay is None:
+            self.relay = LossyRelay((host, port), self.loss)
+            self.relay_port = await self.relay.start()
+        return sdp.replace(f"{host} {port} typ host", f"{host} {self.relay_port} typ host")
 
     def report(self):
         gaps = [b - a for a, b in zip(self.frame_times, self.frame_times[1:])]
@@ -144,6 +202,9 @@ class Subscriber:
             "resolutions": sorted(self.resolutions),
             "maxGapSeconds": round(max(gaps), 3) if gaps else None,
             "firstFrameAfterSeconds": round(self.frame_times[0] - self.started, 3) if self.frame_times else None,
+            "lossPercent": self.loss,
+            "relayDropped": self.relay.dropped if self.relay else 0,
+            "relayRelayed": self.relay.relayed if self.relay else 0,
         }
 
 
@@ -157,10 +218,12 @@ async def main():
                         help="how many subscribers join before the publisher publishes (renegotiation path)")
     parser.add_argument("--min-frames", type=int, default=40)
     parser.add_argument("--max-gap", type=float, default=1.5)
+    parser.add_argument("--loss-percent", type=float, default=0,
+                        help="drop this share of the SFU's RTP to the first subscriber (through a relay)")
     args = parser.parse_args()
 
     stop = asyncio.Event()
-    subscribers = [Subscriber(f"subscriber{i + 1}") for i in range(len(args.subscriber))]
+    subscribers = [Subscriber(f"subscriber{i + 1}", loss=args.loss_percent if i == 0 else 0) for i in range(len(args.subscriber))]
     runs = []
     started = time.monotonic()
     for subscriber, token in list(zip(subscribers, args.subscriber))[: args.early_subscribers]:

@@ -71,6 +71,7 @@ struct InteropReport: Decodable {
         var audioFrames: Int
         var resolutions: [String]
         var maxGapSeconds: Double?
+        var relayDropped: Int?
     }
     var node: [String: String]?
     var subscribers: [Subscriber]
@@ -109,6 +110,27 @@ struct AiortcInteropTests {
             }
             #expect(statistics.rtpForwarded > 0)
             #expect(statistics.dtlsConnected >= 3)
+        }
+    }
+}
+
+extension AiortcInteropTests {
+    /// 10 % of the SFU's RTP to one subscriber is dropped by a relay in front of it: the SFU
+    /// answers the subscriber's NACKs with RTX from its cache, and video keeps decoding.
+    @Test func nackAndRTXRecoverDownlinkLoss() async throws {
+        let node = try TestNode()
+        let tokens = (try node.token("pat@acme.example"), try node.token("lou@acme.example", grants: ["subscribe"]))
+        try await node.application().test(.live) { client in
+            let port = try #require(client.port)
+            let result = try await runPython("interop.py", [
+                "--url", "ws://127.0.0.1:\(port)/v1/rtc", "--publisher", tokens.0, "--subscriber", tokens.1,
+                "--seconds", "6", "--early-subscribers", "0", "--loss-percent", "10", "--max-gap", "2.0",
+            ])
+            let statistics = await node.media.statistics()
+            #expect(result.status == 0, "interop.py failed: \(result.stdout)\n\(result.stderr.suffix(3000))\n\(statistics)")
+            #expect(statistics.rtpRetransmitted > 0, "no retransmissions: \(statistics)")
+            let report = try JSONDecoder().decode(InteropReport.self, from: Data(result.stdout.utf8))
+            #expect((report.subscribers.first?.relayDropped ?? 0) > 20, "the relay dropped too little to test recovery")
         }
     }
 }

@@ -1,0 +1,165 @@
+import MediaCrypto
+import MediaForwarding
+import MediaPackets
+import OpenSSLWrapper
+import Testing
+@testable import MediaNIO
+
+/// The first event `accept` takes from `events`, within `limit`.
+func event<T: Sendable>(_ events: AsyncStream<MediaEvent>, _ what: String, limit: Duration = .seconds(10),
+                        _ accept: @escaping @Sendable (MediaEvent) -> T?) async throws -> T {
+    try await within(limit, what) {
+        for await event in events {
+            if let value = accept(event) { return value }
+        }
+        throw Timeout(what: what)
+    }
+}
+
+/// Runs a media server on loopback for the duration of `body`.
+func withMediaServer(_ body: @escaping @Sendable (MediaServer, Int) async throws -> Void) async throws {
+    let server = try MediaServer()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        let port = try await server.boundPort()
+        do {
+            try await body(server, port)
+        } catch {
+            group.cancelAll()
+            throw error
+        }
+        group.cancelAll()
+    }
+}
+
+@Suite("Media shell over UDP", .serialized)
+struct MediaServerTests {
+    static let vp8Keyframe: [UInt8] = [0x10, 0x00, 0x00, 0x00, 0x9D, 0x01, 0x2A] + Array(repeating: 0xAB, count: 200)
+
+    /// A publisher's SRTP reaches a subscriber through ICE-lite, DTLS, SRTP and the
+    /// forwarding core, rewritten to the SSRC the SFU offered, and the subscription's
+    /// keyframe request reaches the publisher as an SRTCP PLI.
+    @Test func publisherMediaReachesSubscriber() async throws {
+        try await withMediaServer { server, port in
+            let alice = try await FakeWebRTCPeer.make()
+            let bob = try await FakeWebRTCPeer.make()
+            let aliceEvents = try await server.join(meeting: "m", participant: "alice")
+            let bobEvents = try await server.join(meeting: "m", participant: "bob")
+
+            let answer = try SessionDescription.parse(try await server.publish(meeting: "m", participant: "alice",
+                                                                              offer: alice.publisherOffer(ssrc: 5000, rtxSSRC: 5001)))
+            #expect(answer.isICELite)
+            #expect(answer.media[0].candidates.first?.contains("127.0.0.1 \(port) typ host") == true)
+            try await alice.connect(port: port, remote: answer)
+            _ = try await event(aliceEvents, "alice's publisher connection") { $0 == .connectionState(.publisher, .connected) ? true : nil }
+
+            let offerText = try await event(bobEvents, "bob's subscriber offer") { event -> String? in
+                if case .subscriberOffer(let sdp) = event { return sdp }
+                return nil
+            }
+            let offer = try SessionDescription.parse(offerText)
+            let offeredSSRC = try #require(offer.media.first?.ssrcGroups.first?.ssrcs.first)
+            #expect(offer.media.first?.msid?.stream == "alice")
+            try await server.answerSubscriber(meeting: "m", participant: "bob", answer: bob.subscriberAnswer(to: offer))
+            try await bob.connect(port: port, remote: offer)
+            _ = try await event(bobEvents, "bob's subscriber connection") { $0 == .connectionState(.subscriber, .connected) ? true : nil }
+
+            // Forwarding is set up when bob's SRTP comes up, and it asks alice for a keyframe.
+            let aliceSRTP = try #require(alice.srtp)
+            let pli = try await alice.receiveRTCP("a PLI at the publisher") { packets -> PictureLossIndication? in
+                for case .pictureLossIndication(let pli) in packets { return pli }
+                return nil
+            }
+            #expect(pli.mediaSSRC == 5000)
+
+            var builder = RTPPacketBuilder(payloadType: 96, sequenceNumber: 100, timestamp: 9000, ssrc: 5000, payload: Self.vp8Keyframe)
+            builder.marker = true
+            var packet = try builder.build()
+            try aliceSRTP.outbound.protectRTP(&packet)
+            try await alice.send(packet)
+
+            let received = try await bob.receiveRTP("the forwarded keyframe")
+            let header = try RTPHeader.parse(received)
+            #expect(header.ssrc == offeredSSRC)
+            #expect(header.payloadType == 96)
+            #expect(Array(received[header.payloadRange]) == Self.vp8Keyframe)
+            let statistics = await server.statistics()
+            #expect(statistics.rtpForwarded == 1)
+            #expect(statistics.dtlsConnected == 2)
+
+            await server.leave(meeting: "m", participant: "alice")
+            _ = try await event(bobEvents, "alice's track ending") { event -> Bool? in
+                if case .trackUnpublished(_, "alice") = event { return true }
+                return nil
+            }
+            let reoffer = try await event(bobEvents, "the renegotiation after alice left") { event -> String? in
+                if case .subscriberOffer(let sdp) = event { return sdp }
+                return nil
+            }
+            #expect(try SessionDescription.parse(reoffer).media.first?.direction == .inactive)
+            await alice.close()
+            await bob.close()
+        }
+    }
+
+    /// A subscriber whose DTLS certificate is not the one its answer named gets no keys.
+    @Test func certificateNotMatchingTheAnswerFailsTheConnection() async throws {
+        try await withMediaServer { server, port in
+            let alice = try await FakeWebRTCPeer.make()
+            let mallory = try await FakeWebRTCPeer.make()
+            _ = try await server.join(meeting: "m", participant: "alice")
+            let events = try await server.join(meeting: "m", participant: "mallory")
+            _ = try await server.publish(meeting: "m", participant: "alice", offer: alice.publisherOffer(ssrc: 7000, rtxSSRC: 7001))
+            let offer = try SessionDescription.parse(try await event(events, "an offer") { event -> String? in
+                if case .subscriberOffer(let sdp) = event { return sdp }
+                return nil
+            })
+            let someoneElse = try ECDSACertificate(commonName: "other").fingerprint()
+            try await server.answerSubscriber(meeting: "m", participant: "mallory",
+                                              answer: mallory.subscriberAnswer(to: offer, fingerprint: someoneElse))
+            try await mallory.connect(port: port, remote: offer)
+            _ = try await event(events, "the failure") { $0 == .connectionState(.subscriber, .failed) ? true : nil }
+            #expect(await server.statistics().dtlsFailures == 1)
+            await alice.close()
+            await mallory.close()
+        }
+    }
+
+    @Test func unauthenticatedSTUNAndStrangersAreNotRouted() async throws {
+        try await withMediaServer { server, port in
+            let stranger = try await FakeWebRTCPeer.make()
+            stranger.server = try .init(ipAddress: "127.0.0.1", port: port)
+            var request = STUNMessageBuilder(type: .bindingRequest, transactionID: .random())
+            try request.appendUsername("nobody:\(stranger.ufrag)")
+            try request.appendMessageIntegrity(key: Array("x".utf8))
+            request.appendFingerprint()
+            try await stranger.send(request.bytes)
+            try await stranger.send([0x80, 0x60, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1])  // RTP from nowhere
+            try await stranger.send([0x16, 0xFE, 0xFD])  // DTLS from nowhere
+            try await within(.seconds(10), "the datagrams to be counted") {
+                while await server.statistics().unroutable < 3 { await Task.yield() }
+            }
+            #expect(await server.statistics().datagramsSent == 0)
+            await stranger.close()
+        }
+    }
+
+    @Test func publishingBeforeJoiningAndBadOffersAreRefused() async throws {
+        try await withMediaServer { server, _ in
+            await #expect(throws: MediaSessionError.notJoined(meeting: "m", participant: "zed")) {
+                try await server.publish(meeting: "m", participant: "zed", offer: "v=0")
+            }
+            _ = try await server.join(meeting: "m", participant: "zed")
+            await #expect(throws: MediaSessionError.alreadyJoined(meeting: "m", participant: "zed")) {
+                try await server.join(meeting: "m", participant: "zed")
+            }
+            await #expect(throws: MediaSessionError.negotiation(.noMedia)) {
+                try await server.publish(meeting: "m", participant: "zed", offer: "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n")
+            }
+            await #expect(throws: MediaSessionError.noOutstandingOffer) {
+                try await server.answerSubscriber(meeting: "m", participant: "zed", answer: "v=0")
+            }
+            #expect(await server.statistics().peerConnections == 1)  // zed's subscriber connection only
+        }
+    }
+}

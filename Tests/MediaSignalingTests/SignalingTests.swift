@@ -95,6 +95,7 @@ struct AiortcInteropTests {
                 "--subscriber", tokens.1, "--subscriber", tokens.2, "--seconds", "6", "--early-subscribers", "1",
             ])
             let statistics = await node.media.statistics()
+            print("aiortc interop report: \(result.stdout)statistics: \(statistics)")
             let report = try? JSONDecoder().decode(InteropReport.self, from: Data(result.stdout.utf8))
             #expect(result.status == 0, "interop.py failed: \(result.stdout)\n\(result.stderr.suffix(3000))\n\(statistics)")
             let parsed = try #require(report, "no report: \(result.stdout)\n\(result.stderr.suffix(3000))")
@@ -127,6 +128,7 @@ extension AiortcInteropTests {
                 "--seconds", "6", "--early-subscribers", "0", "--loss-percent", "10", "--max-gap", "2.0",
             ])
             let statistics = await node.media.statistics()
+            print("lossy interop report: \(result.stdout)statistics: \(statistics)")
             #expect(result.status == 0, "interop.py failed: \(result.stdout)\n\(result.stderr.suffix(3000))\n\(statistics)")
             #expect(statistics.rtpRetransmitted > 0, "no retransmissions: \(statistics)")
             let report = try JSONDecoder().decode(InteropReport.self, from: Data(result.stdout.utf8))
@@ -150,6 +152,7 @@ struct ChromiumInteropTests {
                 "--http", "http://localhost:\(port)", "--publisher", tokens.0, "--browser", tokens.1, "--subscriber", tokens.2,
             ])
             let statistics = await node.media.statistics()
+            print("chromium interop report: \(result.stdout)statistics: \(statistics)")
             #expect(result.status == 0, "chromium_check.py: \(result.stdout)\n\(result.stderr.suffix(3000))\n\(statistics)")
         }
     }

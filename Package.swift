@@ -97,7 +97,7 @@ let package = Package(
         .target(name: "MediaCrypto", dependencies: ["OpenSSLWrapper", "MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .target(name: "MediaForwarding", dependencies: ["MediaPackets", "MediaCore"], swiftSettings: strictSettings),
         // SDP offer/answer for the SFU (pure).
-        .target(name: "MediaNegotiation", dependencies: ["MediaPackets"], swiftSettings: strictSettings),
+        .target(name: "MediaNegotiation", dependencies: ["MediaPackets", "MediaForwarding"], swiftSettings: strictSettings),
         // The UDP media shell: one port per node, ICE -> DTLS -> SRTP -> forwarding router.
         .target(
             name: "MediaNIO",
@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
         .testTarget(name: "MediaForwardingTests", dependencies: ["MediaForwarding", "MediaPackets", "MediaCore", "DemarcTestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "MediaNegotiationTests", dependencies: ["MediaNegotiation", "MediaPackets", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "MediaNegotiationTests", dependencies: ["MediaNegotiation", "MediaPackets", "MediaForwarding", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "MediaNIOTests",
             dependencies: [

@@ -170,7 +170,7 @@ final class MediaEngine: @unchecked Sendable {
                 payloadTypes: [PayloadTypeDescription(payloadType: section.codec.payloadType,
                                                       codec: ForwardedCodec(encodingName: section.codec.encodingName),
                                                       rtxPayloadType: section.codec.rtxPayloadType)],
-                layers: section.layers.map { SimulcastLayerDescription(rid: $0.rid, ssrc: $0.ssrc, rtxSSRC: $0.rtxSSRC) })
+                layers: section.layers)
             do { try meeting.router.publish(description, by: session.id) } catch { throw .forwarding("\(error)") }
             meeting.nextTrack += 1
             let info = MediaTrackInfo(id: id, participant: participant, kind: section.kind,

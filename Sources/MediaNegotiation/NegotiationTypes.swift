@@ -1,4 +1,5 @@
 public import MediaPackets
+public import MediaForwarding
 
 /// What the SFU puts in every description it writes about its own end of a peer
 /// connection: ICE-lite credentials, host candidates on the node's one media port, and the
@@ -111,18 +112,6 @@ public struct NegotiationPolicy: Sendable, Equatable {
     }
 }
 
-/// One simulcast layer (or the only stream) a publisher will send on a section.
-public struct NegotiatedLayer: Sendable, Equatable {
-    public var rid: String?
-    public var ssrc: UInt32?
-    public var rtxSSRC: UInt32?
-    public init(rid: String? = nil, ssrc: UInt32? = nil, rtxSSRC: UInt32? = nil) {
-        self.rid = rid
-        self.ssrc = ssrc
-        self.rtxSSRC = rtxSSRC
-    }
-}
-
 /// One track a publisher's offer sends and the SFU's answer accepts.
 public struct PublishedSection: Sendable, Equatable {
     public var mid: String
@@ -131,7 +120,7 @@ public struct PublishedSection: Sendable, Equatable {
     public var codec: NegotiatedCodec
     /// Layers from lowest to highest quality: the offer's `a=simulcast` order (Chromium and
     /// LiveKit list `q;h;f`), or one layer.
-    public var layers: [NegotiatedLayer]
+    public var layers: [SimulcastLayerDescription]
     /// `a=msid` stream and track ids, when given.
     public var streamID: String?
     public var trackID: String?

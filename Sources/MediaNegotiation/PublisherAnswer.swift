@@ -1,4 +1,5 @@
-public import MediaPackets
+import MediaPackets
+import MediaForwarding
 
 /// SDP offer/answer for the SFU (JSEP, RFC 8829), pure and transport-free.
 ///
@@ -178,7 +179,7 @@ public enum SFUNegotiator {
 
     /// The layers a section will carry: one per `a=simulcast` send stream (first
     /// alternative, `~` pause prefix kept off), or one from `a=ssrc`/`a=ssrc-group:FID`.
-    static func publishedLayers(of section: MediaDescription, sends: Bool) throws(NegotiationError) -> [NegotiatedLayer] {
+    static func publishedLayers(of section: MediaDescription, sends: Bool) throws(NegotiationError) -> [SimulcastLayerDescription] {
         let mid = section.mid ?? "?"
         if let simulcast = section.simulcast, !simulcast.send.isEmpty {
             let sendRIDs = Set(section.rids.filter { $0.direction == "send" }.map(\.id))
@@ -186,11 +187,11 @@ public enum SFUNegotiator {
                 alternatives.first.map { $0.hasPrefix("~") ? String($0.dropFirst()) : $0 }
             }.filter { sendRIDs.isEmpty || sendRIDs.contains($0) }
             guard rids.count <= 3 else { throw .tooManySimulcastLayers(mid: mid, count: rids.count) }
-            if !rids.isEmpty { return rids.map { NegotiatedLayer(rid: $0) } }
+            if !rids.isEmpty { return rids.map { SimulcastLayerDescription(rid: $0) } }
         }
         if let fid = section.ssrcGroups.first(where: { $0.semantics == "FID" }), fid.ssrcs.count >= 2 {
-            return [NegotiatedLayer(ssrc: fid.ssrcs[0], rtxSSRC: fid.ssrcs[1])]
+            return [SimulcastLayerDescription(ssrc: fid.ssrcs[0], rtxSSRC: fid.ssrcs[1])]
         }
-        return [NegotiatedLayer(ssrc: section.ssrcs.first?.ssrc)]
+        return [SimulcastLayerDescription(ssrc: section.ssrcs.first?.ssrc)]
     }
 }

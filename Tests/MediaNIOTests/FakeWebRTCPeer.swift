@@ -89,6 +89,19 @@ final class FakeWebRTCPeer: @unchecked Sendable {
         }
     }
 
+    /// Waits until `count` more RTP datagrams have arrived (not decrypted: for measuring).
+    func awaitRTP(count: Int, limit: Duration = .seconds(20)) async throws {
+        let stream = datagrams
+        try await within(limit, "\(count) RTP datagrams") {
+            var seen = 0
+            for await datagram in stream where PacketClassifier.classify(datagram) == .rtp {
+                seen += 1
+                if seen == count { return }
+            }
+            throw Timeout(what: "\(count) RTP datagrams")
+        }
+    }
+
     /// ICE (one Binding request, nominating) then the DTLS handshake as client, then SRTP
     /// keys checked against the SFU's fingerprint from `remote` (its answer or offer).
     func connect(port: Int, remote: SessionDescription) async throws {

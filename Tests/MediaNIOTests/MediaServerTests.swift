@@ -1,3 +1,4 @@
+import Foundation
 import MediaCrypto
 import MediaForwarding
 import MediaPackets
@@ -32,6 +33,21 @@ func withMediaServer(_ body: @escaping @Sendable (MediaServer, Int) async throws
     }
 }
 
+/// Waits for `participant`'s subscriber offer, answers it as `peer` and connects `peer`.
+/// Returns the offer.
+@discardableResult
+func subscribe(_ peer: FakeWebRTCPeer, as participant: String, events: AsyncStream<MediaEvent>,
+               server: MediaServer, port: Int) async throws -> SessionDescription {
+    let offer = try SessionDescription.parse(try await event(events, "\(participant)'s subscriber offer") { event -> String? in
+        if case .subscriberOffer(let sdp) = event { return sdp }
+        return nil
+    })
+    try await server.answerSubscriber(meeting: "m", participant: participant, answer: peer.subscriberAnswer(to: offer))
+    try await peer.connect(port: port, remote: offer)
+    _ = try await event(events, "\(participant)'s subscriber connection") { $0 == .connectionState(.subscriber, .connected) ? true : nil }
+    return offer
+}
+
 @Suite("Media shell over UDP", .serialized)
 struct MediaServerTests {
     static let vp8Keyframe: [UInt8] = [0x10, 0x00, 0x00, 0x00, 0x9D, 0x01, 0x2A] + Array(repeating: 0xAB, count: 200)
@@ -53,16 +69,9 @@ struct MediaServerTests {
             try await alice.connect(port: port, remote: answer)
             _ = try await event(aliceEvents, "alice's publisher connection") { $0 == .connectionState(.publisher, .connected) ? true : nil }
 
-            let offerText = try await event(bobEvents, "bob's subscriber offer") { event -> String? in
-                if case .subscriberOffer(let sdp) = event { return sdp }
-                return nil
-            }
-            let offer = try SessionDescription.parse(offerText)
+            let offer = try await subscribe(bob, as: "bob", events: bobEvents, server: server, port: port)
             let offeredSSRC = try #require(offer.media.first?.ssrcGroups.first?.ssrcs.first)
             #expect(offer.media.first?.msid?.stream == "alice")
-            try await server.answerSubscriber(meeting: "m", participant: "bob", answer: bob.subscriberAnswer(to: offer))
-            try await bob.connect(port: port, remote: offer)
-            _ = try await event(bobEvents, "bob's subscriber connection") { $0 == .connectionState(.subscriber, .connected) ? true : nil }
 
             // Forwarding is set up when bob's SRTP comes up, and it asks alice for a keyframe.
             let aliceSRTP = try #require(alice.srtp)
@@ -160,6 +169,52 @@ struct MediaServerTests {
                 try await server.answerSubscriber(meeting: "m", participant: "zed", answer: "v=0")
             }
             #expect(await server.statistics().peerConnections == 1)  // zed's subscriber connection only
+        }
+    }
+
+    /// Throughput of the whole shell: SRTP in, forwarding, SRTP out to each subscriber,
+    /// over loopback UDP. A measurement, not a check: run with DEMARC_MEDIA_BENCH=1.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["DEMARC_MEDIA_BENCH"] != nil))
+    func forwardingThroughputBenchmark() async throws {
+        let subscriberCount = Int(ProcessInfo.processInfo.environment["DEMARC_MEDIA_BENCH_SUBSCRIBERS"] ?? "") ?? 4
+        try await withMediaServer { server, port in
+            let alice = try await FakeWebRTCPeer.make()
+            _ = try await server.join(meeting: "m", participant: "alice")
+            var peers: [(FakeWebRTCPeer, String, AsyncStream<MediaEvent>)] = []
+            for index in 0..<subscriberCount {
+                let name = "s\(index)"
+                peers.append((try await FakeWebRTCPeer.make(), name, try await server.join(meeting: "m", participant: name)))
+            }
+            let answer = try SessionDescription.parse(try await server.publish(meeting: "m", participant: "alice",
+                                                                              offer: alice.publisherOffer(ssrc: 5000, rtxSSRC: 5001)))
+            try await alice.connect(port: port, remote: answer)
+            for (peer, name, events) in peers { try await subscribe(peer, as: name, events: events, server: server, port: port) }
+            let srtp = try #require(alice.srtp)
+            var sequence: UInt16 = 1
+            func packet(_ payload: [UInt8]) throws -> [UInt8] {
+                var bytes = try RTPPacketBuilder(payloadType: 96, sequenceNumber: sequence, timestamp: UInt32(sequence) * 3000,
+                                                 ssrc: 5000, payload: payload).build()
+                sequence &+= 1
+                try srtp.outbound.protectRTP(&bytes)
+                return bytes
+            }
+            try await alice.send(try packet(Self.vp8Keyframe + Array(repeating: 0, count: 900)))
+            for (peer, _, _) in peers { try await peer.awaitRTP(count: 1) }
+            let delta = [0x10, 0x01, 0x00, 0x00] + Array(repeating: UInt8(0x5A), count: 1096)  // 1100-byte VP8 delta payload
+            let window = 64, rounds = 200
+            let start = ContinuousClock.now
+            for round in 1...rounds {
+                for _ in 0..<window { try await alice.send(try packet(delta)) }
+                for (peer, _, _) in peers { try await peer.awaitRTP(count: window) }
+                _ = round
+            }
+            let elapsed = start.duration(to: .now)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let inbound = Double(window * rounds) / seconds
+            print("media shell: \(window * rounds) packets in, \(subscriberCount) subscribers: \(Int(inbound)) packets/s in, \(Int(inbound * Double(subscriberCount))) packets/s out (\(seconds) s)")
+            let statistics = await server.statistics()
+            print("statistics: \(statistics)")
+            #expect(statistics.srtpFailures == 0)
         }
     }
 }

@@ -1,5 +1,6 @@
 import DemarcTestSupport
 import Foundation
+import MediaForwarding
 import MediaPackets
 import Testing
 @testable import MediaNegotiation
@@ -59,8 +60,8 @@ struct PublisherAnswerTests {
         #expect(result.answer.media[1].formats == ["97", "98"])
         #expect(result.published.count == 2)
         #expect(result.published[0].codec.encodingName == "opus")
-        #expect(result.published[0].layers == [NegotiatedLayer(ssrc: 2443344632)])
-        #expect(result.published[1].layers == [NegotiatedLayer(ssrc: 1339464975, rtxSSRC: 2634840300)])
+        #expect(result.published[0].layers == [SimulcastLayerDescription(ssrc: 2443344632)])
+        #expect(result.published[1].layers == [SimulcastLayerDescription(ssrc: 1339464975, rtxSSRC: 2634840300)])
         #expect(result.published[1].codec.feedback == ["nack", "nack pli", "goog-remb"])
         // aiortc sends three fingerprints; sha-256 is the one checked.
         #expect(result.remoteFingerprint.value.hasPrefix("A2:00:63"))

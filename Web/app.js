@@ -40,7 +40,15 @@ async function startPublishing() {
   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
   $("localVideo").srcObject = media;
   demarc.publisher = new RTCPeerConnection({ bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
-  for (const track of media.getTracks()) demarc.publisher.addTransceiver(track, { direction: "sendonly", streams: [media] });
+  // ?simulcast=1 sends three layers (RFC 8853), quarter, half and full resolution.
+  const simulcast = new URLSearchParams(location.search).get("simulcast") === "1";
+  for (const track of media.getTracks()) {
+    const init = { direction: "sendonly", streams: [media] };
+    if (simulcast && track.kind === "video") {
+      init.sendEncodings = [{ rid: "q", scaleResolutionDownBy: 4 }, { rid: "h", scaleResolutionDownBy: 2 }, { rid: "f" }];
+    }
+    demarc.publisher.addTransceiver(track, init);
+  }
   await demarc.publisher.setLocalDescription(await demarc.publisher.createOffer());
   send({ type: "publish", sdp: demarc.publisher.localDescription.sdp });
 }

@@ -83,6 +83,7 @@ async def main():
     parser.add_argument("--publisher", required=True)
     parser.add_argument("--browser", required=True)
     parser.add_argument("--subscriber", required=True)
+    parser.add_argument("--simulcast", action="store_true", help="Chromium publishes three simulcast layers")
     args = parser.parse_args()
     ws_url = args.http.replace("http://", "ws://") + "/v1/rtc"
 
@@ -105,7 +106,7 @@ async def main():
             except Exception:
                 await asyncio.sleep(0.1)
         await asyncio.to_thread(driver.start)
-        await asyncio.to_thread(driver.navigate, f"{args.http}/index.html?token={args.browser}")
+        await asyncio.to_thread(driver.navigate, f"{args.http}/index.html?token={args.browser}" + ("&simulcast=1" if args.simulcast else ""))
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
             result = await asyncio.to_thread(driver.script, STATS)
@@ -127,7 +128,9 @@ async def main():
         failures.append(f"banner does not name the jurisdiction: {result.get('banner')!r}")
     if len(subscriber.per_track) < 2 or min(subscriber.per_track.values()) == 0:
         failures.append(f"aiortc subscriber video frames per track: {subscriber.per_track}")
-    print(json.dumps({"chromium": result, "aiortcSubscriberFramesPerTrack": subscriber.per_track, "failures": failures}))
+    print(json.dumps({"chromium": result, "aiortcSubscriberFramesPerTrack": subscriber.per_track,
+                      "aiortcSubscriberResolutions": {k: sorted(v) for k, v in subscriber.track_resolutions.items()},
+                      "failures": failures}))
     return 1 if failures else 0
 
 

@@ -139,6 +139,7 @@ class Subscriber:
         self.tasks = []
         self.joined = asyncio.Event()
         self.per_track = {}
+        self.track_resolutions = {}
         self.pc.on("track", self.on_track)
 
     def on_track(self, track: MediaStreamTrack):
@@ -154,6 +155,7 @@ class Subscriber:
             if track.kind == "video":
                 self.video_frames += 1
                 self.per_track[track.id] = self.per_track.get(track.id, 0) + 1
+                self.track_resolutions.setdefault(track.id, set()).add(f"{frame.width}x{frame.height}")
                 self.resolutions.add(f"{frame.width}x{frame.height}")
                 self.frame_times.append(time.monotonic())
             else:

@@ -142,7 +142,10 @@ struct ChromiumInteropTests {
     /// The web client in headless Chromium (fake camera and microphone) joins with a token,
     /// shows the node's jurisdiction, decodes an aiortc publisher's video, and its own camera
     /// reaches an aiortc subscriber (Tests/Interop/chromium_check.py).
-    @Test func webClientInHeadlessChromiumSendsAndReceives() async throws {
+    /// With `simulcast`, Chromium sends three rid layers; the SFU learns their SSRCs from the
+    /// rid header extension and forwards one layer to the aiortc subscriber.
+    @Test(arguments: [false, true])
+    func webClientInHeadlessChromiumSendsAndReceives(simulcast: Bool) async throws {
         let node = try TestNode()
         let tokens = (try node.token("pub@acme.example"), try node.token("browser@acme.example"),
                       try node.token("sub@acme.example", grants: ["subscribe"]))
@@ -150,7 +153,7 @@ struct ChromiumInteropTests {
             let port = try #require(client.port)
             let result = try await runPython("chromium_check.py", [
                 "--http", "http://localhost:\(port)", "--publisher", tokens.0, "--browser", tokens.1, "--subscriber", tokens.2,
-            ])
+            ] + (simulcast ? ["--simulcast"] : []))
             let statistics = await node.media.statistics()
             print("chromium interop report: \(result.stdout)statistics: \(statistics)")
             #expect(result.status == 0, "chromium_check.py: \(result.stdout)\n\(result.stderr.suffix(3000))\n\(statistics)")

@@ -152,7 +152,9 @@ extension MediaEngine {
             } else {
                 guard let length = try? srtp.inbound.unprotectRTP(raw, length: raw.count) else { return false }
                 if peer.role == .publisher {
-                    meeting.router.receiveRTP(from: session.id, packet: UnsafeRawBufferPointer(rebasing: raw[0..<length]), now: time, into: &batch)
+                    let packet = UnsafeRawBufferPointer(rebasing: raw[0..<length])
+                    if let id = peer.transportCCID { recordTransportSequence(packet, id: id, peer: peer, now: time) }
+                    meeting.router.receiveRTP(from: session.id, packet: packet, now: time, into: &batch)
                 }
             }
             return true
@@ -162,6 +164,33 @@ extension MediaEngine {
             return
         }
         perform(meeting)
+    }
+
+    /// Notes the arrival of a publisher packet's transport-wide sequence number.
+    func recordTransportSequence(_ packet: UnsafeRawBufferPointer, id: UInt8, peer: PeerTransport, now: MediaInstant) {
+        guard let header = try? RTPHeader.parse(packet), let sequence = header.transportSequenceNumber(id: id, in: packet) else { return }
+        if peer.transportFeedback == nil, let meeting = meetings[peer.meeting] {
+            peer.transportFeedback = TransportFeedbackRecorder(senderSSRC: meeting.router.feedbackSSRC, mediaSSRC: header.ssrc, epoch: now)
+        }
+        peer.transportFeedback?.packetReceived(transportSequenceNumber: sequence, arrival: now)
+    }
+
+    /// Sends each publisher the transport-cc feedback recorded since the last call.
+    func sendTransportFeedback() {
+        guard let channel else { return }
+        var wrote = false
+        for peer in byUfrag.values where peer.transportFeedback != nil {
+            guard let srtp = peer.srtp, let target = peer.destination, !peer.failed else { continue }
+            for feedback in peer.transportFeedback!.makeFeedback() {
+                guard var bytes = try? RTCPCompound.serialize([.transportFeedback(feedback)]),
+                      (try? srtp.outbound.protectRTCP(&bytes)) != nil else { statistics.srtpFailures += 1; continue }
+                channel.write(AddressedEnvelope(remoteAddress: target, data: channel.allocator.buffer(bytes: bytes)), promise: nil)
+                statistics.transportFeedbackSent += 1
+                statistics.datagramsSent += 1
+                wrote = true
+            }
+        }
+        if wrote { channel.flush() }
     }
 
     // MARK: Directives of the forwarding core
@@ -229,5 +258,8 @@ extension MediaEngine {
             meeting.router.tick(now: time, into: &batch)
             perform(meeting)
         }
+        // transport-cc feedback every other tick (100 ms at the default interval).
+        ticks &+= 1
+        if ticks % 2 == 0 { sendTransportFeedback() }
     }
 }

@@ -28,6 +28,7 @@ final class MediaEngine: @unchecked Sendable {
     var statistics = MediaServerStatistics()
     var batch = ForwardingBatch()
     var tickTask: RepeatedTask?
+    var ticks = 0
 
     init(configuration: MediaServerConfiguration, certificate: ECDSACertificate, loop: any EventLoop,
          logger: Logger, now: @escaping @Sendable () -> MediaInstant) throws(OpenSSLError) {
@@ -155,6 +156,7 @@ final class MediaEngine: @unchecked Sendable {
         peer.remoteFingerprint = negotiation.remoteFingerprint
         establishIfReady(peer)
         try? meeting.router.updateExtensionMap(session.id, negotiation.extensionMap)
+        peer.transportCCID = negotiation.extensionMap.transportWideSequence
 
         let sending = Set(negotiation.published.map(\.mid))
         for (mid, trackID) in session.publishedByMid where !sending.contains(mid) {

@@ -97,6 +97,8 @@ public struct MediaServerStatistics: Sendable, Equatable {
     /// Of those, answers to subscribers' NACKs (RTX or plain retransmissions).
     public var rtpRetransmitted = 0
     public var rtcpSent = 0
+    /// transport-cc feedback packets sent to publishers.
+    public var transportFeedbackSent = 0
     public var dtlsConnected = 0
     public var dtlsFailures = 0
     public var peerConnections = 0

@@ -10,8 +10,13 @@ public struct MediaServerConfiguration: Sendable {
     /// IP literals written as host candidates (RFC 8839 §5.1); empty means the bind host.
     /// A node behind 1:1 NAT lists its public address here.
     public var announcedAddresses: [String] = []
-    /// What the SFU accepts and offers in SDP.
-    public var negotiation = NegotiationPolicy()
+    /// What the SFU accepts and offers in SDP. transport-cc is accepted from publishers:
+    /// the shell sends them transport-cc feedback every 100 ms.
+    public var negotiation: NegotiationPolicy = {
+        var policy = NegotiationPolicy()
+        policy.acceptTransportCC()
+        return policy
+    }()
     /// The forwarding core's tunables, per meeting.
     public var forwarding = ForwardingConfiguration()
     /// Datagrams read per `recvmmsg` (PLATFORM-NOTES: vector reads).

@@ -27,6 +27,10 @@ final class PeerTransport {
     let createdAt: MediaInstant
     var failed = false
     var reportedConnected = false
+    /// The publisher's transport-wide sequence number extension id, when negotiated; its
+    /// arrivals are reported back as transport-cc feedback (draft-holmer §3).
+    var transportCCID: UInt8?
+    var transportFeedback: TransportFeedbackRecorder<MediaInstant>?
 
     init(role: PeerConnectionRole, meeting: String, participant: String, context: DTLSContext, mtu: Int, now: MediaInstant) throws(OpenSSLError) {
         self.role = role

@@ -69,10 +69,14 @@ STATS = """
 const done = arguments[arguments.length - 1];
 const d = window.demarc;
 if (!d || !d.subscriber) { done({frames: 0, banner: document.getElementById('banner').textContent}); return; }
-d.subscriber.getStats().then((report) => {
-  let frames = 0, width = 0;
+Promise.all([d.subscriber.getStats(), d.publisher ? d.publisher.getStats() : Promise.resolve(new Map())]).then(([report, sent]) => {
+  let frames = 0, width = 0, outgoing = null, framesSent = 0;
   report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') { frames += s.framesDecoded || 0; width = s.frameWidth || width; } });
-  done({frames, width, banner: document.getElementById('banner').textContent});
+  sent.forEach((s) => {
+    if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) outgoing = s.availableOutgoingBitrate;
+    if (s.type === 'outbound-rtp' && s.kind === 'video') framesSent += s.framesSent || 0;
+  });
+  done({frames, width, availableOutgoingBitrate: outgoing, framesSent, banner: document.getElementById('banner').textContent});
 }).catch((e) => done({frames: 0, error: String(e)}));
 """
 

@@ -157,6 +157,8 @@ struct ChromiumInteropTests {
             let statistics = await node.media.statistics()
             print("chromium interop report: \(result.stdout)statistics: \(statistics)")
             #expect(result.status == 0, "chromium_check.py: \(result.stdout)\n\(result.stderr.suffix(3000))\n\(statistics)")
+            // Chromium negotiates transport-cc; the SFU must feed its send-side estimator.
+            #expect(statistics.transportFeedbackSent > 0)
         }
     }
 }

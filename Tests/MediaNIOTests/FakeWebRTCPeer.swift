@@ -131,14 +131,15 @@ final class FakeWebRTCPeer: @unchecked Sendable {
         srtp = try DTLSSRTP.establish(dtls, peerFingerprint: try requireValue(remote.fingerprint(for: section), "a fingerprint"))
     }
 
-    /// An offer for a publisher sending one VP8 video track with signaled SSRCs.
-    func publisherOffer(ssrc: UInt32, rtxSSRC: UInt32) -> String {
-        """
+    /// An offer for a publisher sending one VP8 video track with signaled SSRCs, and an
+    /// Opus track with the audio-level extension when `audioSSRC` is given.
+    func publisherOffer(ssrc: UInt32, rtxSSRC: UInt32, audioSSRC: UInt32? = nil, videoDirection: String = "sendonly") -> String {
+        var text = """
         v=0\r
         o=- 1 1 IN IP4 127.0.0.1\r
         s=-\r
         t=0 0\r
-        a=group:BUNDLE 0\r
+        a=group:BUNDLE 0\(audioSSRC == nil ? "" : " 1")\r
         m=video 9 UDP/TLS/RTP/SAVPF 96 97\r
         c=IN IP4 0.0.0.0\r
         a=mid:0\r
@@ -146,7 +147,7 @@ final class FakeWebRTCPeer: @unchecked Sendable {
         a=ice-pwd:\(password)\r
         a=fingerprint:sha-256 \(fingerprint)\r
         a=setup:actpass\r
-        a=sendonly\r
+        a=\(videoDirection)\r
         a=rtcp-mux\r
         a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r
         a=rtpmap:96 VP8/90000\r
@@ -160,6 +161,26 @@ final class FakeWebRTCPeer: @unchecked Sendable {
         a=ssrc:\(rtxSSRC) cname:alice\r
 
         """
+        if let audioSSRC {
+            text += """
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r
+            c=IN IP4 0.0.0.0\r
+            a=mid:1\r
+            a=ice-ufrag:\(ufrag)\r
+            a=ice-pwd:\(password)\r
+            a=fingerprint:sha-256 \(fingerprint)\r
+            a=setup:actpass\r
+            a=sendonly\r
+            a=rtcp-mux\r
+            a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r
+            a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r
+            a=rtpmap:111 opus/48000/2\r
+            a=msid:alice-stream alice-audio\r
+            a=ssrc:\(audioSSRC) cname:alice\r
+
+            """
+        }
+        return text
     }
 
     /// A browser-like answer to the SFU's subscriber offer: recvonly, setup active, our ICE

@@ -111,6 +111,68 @@ struct MediaServerTests {
         }
     }
 
+    /// The roster, mute, active-speaker and renegotiation events a signaling session relays.
+    @Test func rosterMuteSpeakerAndRenegotiationEvents() async throws {
+        try await withMediaServer { server, port in
+            let alice = try await FakeWebRTCPeer.make()
+            let bob = try await FakeWebRTCPeer.make()
+            let aliceEvents = try await server.join(meeting: "m", participant: "alice")
+            let bobEvents = try await server.join(meeting: "m", participant: "bob")
+            _ = try await event(aliceEvents, "bob joining") { $0 == .participantJoined("bob") ? true : nil }
+            _ = try await event(bobEvents, "alice already there") { $0 == .participantJoined("alice") ? true : nil }
+
+            let answer = try SessionDescription.parse(try await server.publish(
+                meeting: "m", participant: "alice", offer: alice.publisherOffer(ssrc: 5000, rtxSSRC: 5001, audioSSRC: 6000)))
+            #expect(answer.bundleMids == ["0", "1"])
+            let published = try await event(bobEvents, "alice's two tracks") { event -> MediaTrackInfo? in
+                if case .trackPublished(let info) = event, info.kind == "audio" { return info }
+                return nil
+            }
+            #expect(published.id == "T2")
+            #expect(published.participant == "alice")
+            try await alice.connect(port: port, remote: answer)
+            let offer = try await subscribe(bob, as: "bob", events: bobEvents, server: server, port: port)
+            #expect(offer.media.map(\.kind) == ["video", "audio"])
+
+            // A voice (RFC 6464: V bit, 20 dB below overload) makes alice the active speaker.
+            let srtp = try #require(alice.srtp)
+            for sequence in UInt16(1)...10 {
+                var builder = RTPPacketBuilder(payloadType: 111, sequenceNumber: sequence, timestamp: UInt32(sequence) * 960, ssrc: 6000,
+                                               payload: Array(repeating: 0x11, count: 60))
+                builder.extensions = [(id: 1, data: [0x80 | 20])]
+                var packet = try builder.build()
+                try srtp.outbound.protectRTP(&packet)
+                try await alice.send(packet)
+            }
+            _ = try await event(bobEvents, "alice as active speaker") { $0 == .activeSpeaker("alice") ? true : nil }
+            let audio = try await bob.receiveRTP("alice's audio")
+            #expect(try RTPHeader.parse(audio).payloadType == 111)
+
+            try await server.setMuted(meeting: "m", participant: "alice", track: "T1", muted: true)
+            _ = try await event(bobEvents, "the mute") { $0 == .trackMuted(id: "T1", muted: true) ? true : nil }
+            await #expect(throws: MediaSessionError.notYourTrack("T1")) {
+                try await server.setMuted(meeting: "m", participant: "bob", track: "T1", muted: false)
+            }
+
+            // Alice stops sending video: a re-offer on the same connection ends T1 only.
+            _ = try await server.publish(meeting: "m", participant: "alice",
+                                         offer: alice.publisherOffer(ssrc: 5000, rtxSSRC: 5001, audioSSRC: 6000, videoDirection: "inactive"))
+            _ = try await event(bobEvents, "T1 ending") { $0 == .trackUnpublished(id: "T1", participant: "alice") ? true : nil }
+            let reoffer = try SessionDescription.parse(try await event(bobEvents, "the renegotiation") { event -> String? in
+                if case .subscriberOffer(let sdp) = event { return sdp }
+                return nil
+            })
+            #expect(reoffer.media.map(\.direction) == [.inactive, .sendonly])
+            #expect(reoffer.origin.sessionVersion == "2")
+            #expect(await server.tracks(meeting: "m").map(\.id) == ["T2"])
+
+            await server.leave(meeting: "m", participant: "bob")
+            _ = try await event(aliceEvents, "bob leaving") { $0 == .participantLeft("bob") ? true : nil }
+            await alice.close()
+            await bob.close()
+        }
+    }
+
     /// A subscriber whose DTLS certificate is not the one its answer named gets no keys.
     @Test func certificateNotMatchingTheAnswerFailsTheConnection() async throws {
         try await withMediaServer { server, port in

@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "MediaNIOTests",
             dependencies: [
-                "MediaNIO", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper",
+                "MediaNIO", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper", "DemarcTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

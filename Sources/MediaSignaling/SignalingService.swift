@@ -11,6 +11,13 @@ public struct AdmissionRequest: Sendable, Equatable {
     public var participant: String
 }
 
+/// A participant's session on this node began or ended (for the node's transparency log:
+/// the media of `meeting` is processed here from `joined` to `left`).
+public enum SessionChange: String, Sendable, Equatable {
+    case joined
+    case left
+}
+
 /// WebSocket signaling for the media service (issue 6): `GET /v1/rtc`, authenticated with
 /// a participant token, JSON messages (docs/signaling.md).
 ///
@@ -26,14 +33,22 @@ public struct RTCSignaling: Sendable {
     /// tenant's residency policy excludes this jurisdiction…). Throwing sends `not_admitted`
     /// with the error's description and closes the socket. Tests allow everyone.
     public let admit: @Sendable (AdmissionRequest) async throws -> Void
+    /// Told when an admitted participant's media session starts and ends on this node.
+    public let observe: @Sendable (AdmissionRequest, SessionChange) async -> Void
 
     public init(media: MediaServer, verifier: AccessTokenVerifier, node: [String: String] = [:],
-                admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in }) {
+                admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in },
+                observe: @escaping @Sendable (AdmissionRequest, SessionChange) async -> Void = { _, _ in }) {
         self.media = media
         self.verifier = verifier
         self.node = node
         self.admit = admit
+        self.observe = observe
     }
+
+    /// The meeting name ``MediaServer`` knows a tenant's meeting by (tenants' meeting ids
+    /// may collide, so both are in it).
+    public static func mediaMeeting(tenant: String, meeting: String) -> String { "\(tenant)/\(meeting)" }
 
     /// Adds `GET /v1/rtc` (`?token=` optional; else the first message is `join` with it).
     public func register<Context: WebSocketRequestContext>(on router: Router<Context>, path: RouterPath = "/v1/rtc") {
@@ -114,11 +129,12 @@ struct SignalingConnection {
         let meetingName = claims.meeting!
         let participant = claims.sub
         // Meetings are keyed by tenant too: two tenants may both have a meeting "standup".
-        let meeting = "\(tenant)/\(meetingName)"
+        let meeting = RTCSignaling.mediaMeeting(tenant: tenant, meeting: meetingName)
+        let admission = AdmissionRequest(tenant: tenant, meeting: meetingName, participant: participant)
 
         // 2. Admission by the node (placement, residency).
         do {
-            try await signaling.admit(AdmissionRequest(tenant: tenant, meeting: meetingName, participant: participant))
+            try await signaling.admit(admission)
         } catch {
             reply.yield(.error(.notAdmitted("\(error)")))
             return
@@ -146,6 +162,7 @@ struct SignalingConnection {
             reply.yield(.error(.media(error)))
             return
         }
+        await signaling.observe(admission, .joined)
         reply.yield(ServerMessage(type: .joined, participant: participant, meeting: meetingName, node: signaling.node))
         group.addTask {
             for await event in events { reply.yield(ServerMessage(event)) }
@@ -161,6 +178,7 @@ struct SignalingConnection {
                     throw .unexpected("already joined")
                 case .leave:
                     await signaling.media.leave(meeting: meeting, participant: participant)
+                    await signaling.observe(admission, .left)
                     return
                 case .publish:
                     guard canPublish else { throw .missingGrant("publish") }
@@ -189,6 +207,7 @@ struct SignalingConnection {
             }
         }
         await signaling.media.leave(meeting: meeting, participant: participant)
+        await signaling.observe(admission, .left)
     }
 
     private func mediaCall<T>(_ body: () async throws(MediaSessionError) -> T) async throws(SignalingError) -> T {

@@ -1,27 +1,9 @@
+import DemarcTestSupport
 import MediaCrypto
 import MediaPackets
 import NIOCore
 import NIOPosix
 import OpenSSLWrapper
-
-struct Timeout: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
-/// Awaits `body`, failing with ``Timeout`` after `limit` (a deadline, not a sleep).
-func within<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw Timeout(what: what) }
-        return value
-    }
-}
 
 /// A minimal WebRTC endpoint for testing the media shell without a browser: a full ICE
 /// agent's Binding request (controlling, USE-CANDIDATE), a DTLS client and SRTP, over a

@@ -1,3 +1,4 @@
+import DemarcTestSupport
 import Foundation
 import MediaCrypto
 import MediaForwarding

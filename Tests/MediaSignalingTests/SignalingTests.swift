@@ -15,12 +15,13 @@ struct TestNode {
     let media: MediaServer
     let signaling: RTCSignaling
 
-    init(admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in }) throws {
+    init(admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in },
+         observe: @escaping @Sendable (AdmissionRequest, SessionChange) async -> Void = { _, _ in }) throws {
         var configuration = MediaServerConfiguration()
         configuration.bindHost = "127.0.0.1"
         media = try MediaServer(configuration: configuration)
         let verifier = AccessTokenVerifier(keys: [nil: key.publicKey], issuers: ["demarc.test"], audience: "demarc")
-        signaling = RTCSignaling(media: media, verifier: verifier, node: ["region": "eu-de-fra", "jurisdiction": "DE"], admit: admit)
+        signaling = RTCSignaling(media: media, verifier: verifier, node: ["region": "eu-de-fra", "jurisdiction": "DE"], admit: admit, observe: observe)
     }
 
     func token(_ identity: String, meeting: String = "m1", grants: [String] = ["publish", "subscribe"], role: AccessRole = .participant) throws -> String {
@@ -167,10 +168,15 @@ struct ChromiumInteropTests {
 struct SignalingTests {
     /// Tokens, grants and admission are enforced over a live WebSocket (Tests/Interop/signaling_checks.py).
     @Test func tokensGrantsAndAdmissionAreEnforced() async throws {
+        actor Sessions {
+            var changes: [String] = []
+            func record(_ request: AdmissionRequest, _ change: SessionChange) { changes.append("\(request.participant) \(change.rawValue)") }
+        }
+        let sessions = Sessions()
         let node = try TestNode(admit: { request in
             struct NotPlacedHere: Error, CustomStringConvertible { var description: String { "meeting elsewhere is placed on another node" } }
             if request.meeting == "elsewhere" { throw NotPlacedHere() }
-        })
+        }, observe: { request, change in await sessions.record(request, change) })
         let expired: String = try {
             let now = Int64(Date().timeIntervalSince1970)
             return try AccessTokenIssuer(key: node.key).issue(AccessClaims(
@@ -188,6 +194,13 @@ struct SignalingTests {
             let port = try #require(client.port)
             let result = try await runPython("signaling_checks.py", ["--url", "ws://127.0.0.1:\(port)/v1/rtc"] + arguments, deadline: .seconds(60))
             #expect(result.status == 0, "signaling_checks.py: \(result.stdout)\n\(result.stderr.suffix(3000))")
+            // Only admitted, joined sessions are reported, each start with its end (the
+            // refused second join of gus is neither).
+            try await within(.seconds(10), "the sessions to end") {
+                while await sessions.changes.count < 4 { await Task.yield() }
+            }
+            #expect(await Set(sessions.changes) == ["sam joined", "sam left", "gus joined", "gus left"])
+            #expect(await sessions.changes.count == 4)
         }
     }
 

@@ -62,7 +62,7 @@ let package = Package(
             dependencies: [
                 "Residency", "Placement", "NodeTrust", "SodiumWrapper",
                 "Gossip", "GossipSimulation",
-                "Transparency", "AccessTokens",
+                "Transparency", "AccessTokens", "MediaLoadTest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -107,6 +107,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Synthetic WebRTC peers and the in-process load test behind `demarc loadtest`.
+        .target(
+            name: "MediaLoadTest",
+            dependencies: [
+                "MediaNIO", "MediaPackets", "MediaCore", "MediaCrypto", "OpenSSLWrapper",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -183,7 +193,7 @@ let package = Package(
         .testTarget(
             name: "MediaNIOTests",
             dependencies: [
-                "MediaNIO", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper", "DemarcTestSupport",
+                "MediaNIO", "MediaLoadTest", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -192,7 +202,7 @@ let package = Package(
         .testTarget(
             name: "MediaSignalingTests",
             dependencies: [
-                "MediaSignaling", "MediaNIO", "MediaNegotiation", "AccessTokens", "SodiumWrapper", "DemarcTestSupport",
+                "MediaSignaling", "MediaNIO", "MediaNegotiation", "MediaLoadTest", "AccessTokens", "SodiumWrapper", "DemarcTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             ],

@@ -15,6 +15,7 @@ struct Demarc: AsyncParsableCommand {
             SimulateCommand.self,
             TransparencyCommand.self,
             TokenCommand.self,
+            LoadtestCommand.self,
         ]
     )
 }

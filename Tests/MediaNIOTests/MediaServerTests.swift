@@ -1,5 +1,4 @@
-import DemarcTestSupport
-import Foundation
+import MediaLoadTest
 import MediaCrypto
 import MediaForwarding
 import MediaPackets
@@ -14,7 +13,7 @@ func event<T: Sendable>(_ events: AsyncStream<MediaEvent>, _ what: String, limit
         for await event in events {
             if let value = accept(event) { return value }
         }
-        throw Timeout(what: what)
+        throw SyntheticPeerError("timed out waiting for \(what)")
     }
 }
 
@@ -37,7 +36,7 @@ func withMediaServer(_ body: @escaping @Sendable (MediaServer, Int) async throws
 /// Waits for `participant`'s subscriber offer, answers it as `peer` and connects `peer`.
 /// Returns the offer.
 @discardableResult
-func subscribe(_ peer: FakeWebRTCPeer, as participant: String, events: AsyncStream<MediaEvent>,
+func subscribe(_ peer: SyntheticPeer, as participant: String, events: AsyncStream<MediaEvent>,
                server: MediaServer, port: Int) async throws -> SessionDescription {
     let offer = try SessionDescription.parse(try await event(events, "\(participant)'s subscriber offer") { event -> String? in
         if case .subscriberOffer(let sdp) = event { return sdp }
@@ -58,8 +57,8 @@ struct MediaServerTests {
     /// keyframe request reaches the publisher as an SRTCP PLI.
     @Test func publisherMediaReachesSubscriber() async throws {
         try await withMediaServer { server, port in
-            let alice = try await FakeWebRTCPeer.make()
-            let bob = try await FakeWebRTCPeer.make()
+            let alice = try await SyntheticPeer.make()
+            let bob = try await SyntheticPeer.make()
             let aliceEvents = try await server.join(meeting: "m", participant: "alice")
             let bobEvents = try await server.join(meeting: "m", participant: "bob")
 
@@ -115,8 +114,8 @@ struct MediaServerTests {
     /// The roster, mute, active-speaker and renegotiation events a signaling session relays.
     @Test func rosterMuteSpeakerAndRenegotiationEvents() async throws {
         try await withMediaServer { server, port in
-            let alice = try await FakeWebRTCPeer.make()
-            let bob = try await FakeWebRTCPeer.make()
+            let alice = try await SyntheticPeer.make()
+            let bob = try await SyntheticPeer.make()
             let aliceEvents = try await server.join(meeting: "m", participant: "alice")
             let bobEvents = try await server.join(meeting: "m", participant: "bob")
             _ = try await event(aliceEvents, "bob joining") { $0 == .participantJoined("bob") ? true : nil }
@@ -177,8 +176,8 @@ struct MediaServerTests {
     /// A subscriber whose DTLS certificate is not the one its answer named gets no keys.
     @Test func certificateNotMatchingTheAnswerFailsTheConnection() async throws {
         try await withMediaServer { server, port in
-            let alice = try await FakeWebRTCPeer.make()
-            let mallory = try await FakeWebRTCPeer.make()
+            let alice = try await SyntheticPeer.make()
+            let mallory = try await SyntheticPeer.make()
             _ = try await server.join(meeting: "m", participant: "alice")
             let events = try await server.join(meeting: "m", participant: "mallory")
             _ = try await server.publish(meeting: "m", participant: "alice", offer: alice.publisherOffer(ssrc: 7000, rtxSSRC: 7001))
@@ -199,7 +198,7 @@ struct MediaServerTests {
 
     @Test func unauthenticatedSTUNAndStrangersAreNotRouted() async throws {
         try await withMediaServer { server, port in
-            let stranger = try await FakeWebRTCPeer.make()
+            let stranger = try await SyntheticPeer.make()
             stranger.server = try .init(ipAddress: "127.0.0.1", port: port)
             var request = STUNMessageBuilder(type: .bindingRequest, transactionID: .random())
             try request.appendUsername("nobody:\(stranger.ufrag)")
@@ -235,49 +234,18 @@ struct MediaServerTests {
         }
     }
 
-    /// Throughput of the whole shell: SRTP in, forwarding, SRTP out to each subscriber,
-    /// over loopback UDP. A measurement, not a check: run with DEMARC_MEDIA_BENCH=1.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["DEMARC_MEDIA_BENCH"] != nil))
-    func forwardingThroughputBenchmark() async throws {
-        let subscriberCount = Int(ProcessInfo.processInfo.environment["DEMARC_MEDIA_BENCH_SUBSCRIBERS"] ?? "") ?? 4
-        try await withMediaServer { server, port in
-            let alice = try await FakeWebRTCPeer.make()
-            _ = try await server.join(meeting: "m", participant: "alice")
-            var peers: [(FakeWebRTCPeer, String, AsyncStream<MediaEvent>)] = []
-            for index in 0..<subscriberCount {
-                let name = "s\(index)"
-                peers.append((try await FakeWebRTCPeer.make(), name, try await server.join(meeting: "m", participant: name)))
-            }
-            let answer = try SessionDescription.parse(try await server.publish(meeting: "m", participant: "alice",
-                                                                              offer: alice.publisherOffer(ssrc: 5000, rtxSSRC: 5001)))
-            try await alice.connect(port: port, remote: answer)
-            for (peer, name, events) in peers { try await subscribe(peer, as: name, events: events, server: server, port: port) }
-            let srtp = try #require(alice.srtp)
-            var sequence: UInt16 = 1
-            func packet(_ payload: [UInt8]) throws -> [UInt8] {
-                var bytes = try RTPPacketBuilder(payloadType: 96, sequenceNumber: sequence, timestamp: UInt32(sequence) * 3000,
-                                                 ssrc: 5000, payload: payload).build()
-                sequence &+= 1
-                try srtp.outbound.protectRTP(&bytes)
-                return bytes
-            }
-            try await alice.send(try packet(Self.vp8Keyframe + Array(repeating: 0, count: 900)))
-            for (peer, _, _) in peers { try await peer.awaitRTP(count: 1) }
-            let delta = [0x10, 0x01, 0x00, 0x00] + Array(repeating: UInt8(0x5A), count: 1096)  // 1100-byte VP8 delta payload
-            let window = 64, rounds = 200
-            let start = ContinuousClock.now
-            for round in 1...rounds {
-                for _ in 0..<window { try await alice.send(try packet(delta)) }
-                for (peer, _, _) in peers { try await peer.awaitRTP(count: window) }
-                _ = round
-            }
-            let elapsed = start.duration(to: .now)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let inbound = Double(window * rounds) / seconds
-            print("media shell: \(window * rounds) packets in, \(subscriberCount) subscribers: \(Int(inbound)) packets/s in, \(Int(inbound * Double(subscriberCount))) packets/s out (\(seconds) s)")
-            let statistics = await server.statistics()
-            print("statistics: \(statistics)")
-            #expect(statistics.srtpFailures == 0)
-        }
+    /// `demarc loadtest`'s runner at a light load: every packet the publishers send reaches
+    /// every subscriber through the SFU.
+    @Test func loadTestDeliversEverythingAtALightLoad() async throws {
+        var configuration = LoadTestConfiguration()
+        configuration.meetings = 2
+        configuration.subscribersPerMeeting = 2
+        configuration.packetsPerSecond = 200
+        configuration.duration = .seconds(1)
+        let report = try await LoadTest.run(configuration)
+        #expect(report.sent >= 100)
+        #expect(report.statistics.rtpForwarded == report.expected)
+        #expect(report.deliveredFraction > 0.95, "\(report)")
+        #expect(report.statistics.srtpFailures == 0)
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HummingbirdWebSocket
+import MediaLoadTest
 import MediaNIO
 import MediaSignaling
 import SodiumWrapper

@@ -1,59 +1,89 @@
-import DemarcTestSupport
-import MediaCrypto
-import MediaPackets
-import NIOCore
+public import MediaCrypto
+public import MediaPackets
+public import NIOCore
 import NIOPosix
-import OpenSSLWrapper
+import MediaCore
+public import OpenSSLWrapper
 
-/// A minimal WebRTC endpoint for testing the media shell without a browser: a full ICE
-/// agent's Binding request (controlling, USE-CANDIDATE), a DTLS client and SRTP, over a
-/// real UDP socket on loopback. Built from the project's own protocol layers.
-final class FakeWebRTCPeer: @unchecked Sendable {
-    let channel: any Channel
-    let datagrams: AsyncStream<[UInt8]>
-    let ufrag = "fake" + String(UInt32.random(in: 1000...9999))
-    let password = "fakePasswordForTestsOnly0"
-    let certificate: ECDSACertificate
-    let dtls: DTLSConnection
-    var server: SocketAddress?
-    var srtp: SRTPSession?
+/// Why a synthetic peer gave up.
+public struct SyntheticPeerError: Error, CustomStringConvertible {
+    public var what: String
+    public init(_ what: String) { self.what = what }
+    public var description: String { "synthetic peer: \(what)" }
+}
 
-    static func make() async throws -> FakeWebRTCPeer {
+/// Awaits `body`, failing after `limit` (a deadline, not a sleep): how the load test and
+/// the media tests wait for something to happen.
+public func within<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw SyntheticPeerError("timed out waiting for \(what)") }
+        return value
+    }
+}
+
+/// A minimal WebRTC endpoint for load tests and for testing the media shell without a
+/// browser: a full ICE agent's Binding request (controlling, USE-CANDIDATE), a DTLS client
+/// and SRTP, over a real UDP socket. Built from the project's own protocol layers.
+/// Used by one task at a time (its SRTP contexts are not thread-safe).
+public final class SyntheticPeer: @unchecked Sendable {
+    public let channel: any Channel
+    public let datagrams: AsyncStream<[UInt8]>
+    public let ufrag: String
+    public let password: String
+    public let certificate: ECDSACertificate
+    public let dtls: DTLSConnection
+    public var server: SocketAddress?
+    public var srtp: SRTPSession?
+
+    public static func make(host: String = "127.0.0.1") async throws -> SyntheticPeer {
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(continuation)) }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return try FakeWebRTCPeer(channel: channel, datagrams: stream)
+            .bind(host: host, port: 0).get()
+        return try SyntheticPeer(channel: channel, datagrams: stream, continuation: continuation)
     }
 
-    private init(channel: any Channel, datagrams: AsyncStream<[UInt8]>) throws {
+    private let continuation: AsyncStream<[UInt8]>.Continuation
+
+    private init(channel: any Channel, datagrams: AsyncStream<[UInt8]>, continuation: AsyncStream<[UInt8]>.Continuation) throws {
         self.channel = channel
         self.datagrams = datagrams
-        certificate = try ECDSACertificate(commonName: "fake-peer")
+        self.continuation = continuation
+        let credentials = ICECredentials.random()
+        ufrag = credentials.ufrag
+        password = credentials.password
+        certificate = try ECDSACertificate(commonName: "synthetic-peer")
         dtls = try DTLSConnection(context: try DTLSContext(certificate: certificate, srtpProfiles: DTLSSRTP.offeredProfiles), role: .client)
     }
 
-    var fingerprint: String { (try? certificate.fingerprint()) ?? "" }
+    public var fingerprint: String { (try? certificate.fingerprint()) ?? "" }
 
-    func send(_ bytes: [UInt8]) async throws {
+    public func send(_ bytes: [UInt8]) async throws {
         try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: server!, data: channel.allocator.buffer(bytes: bytes)))
     }
 
     /// The next datagram `accept` takes (others are skipped), within `limit`.
-    func receive<T: Sendable>(_ what: String, limit: Duration = .seconds(10), _ accept: @escaping @Sendable ([UInt8]) -> T?) async throws -> T {
+    public func receive<T: Sendable>(_ what: String, limit: Duration = .seconds(10), _ accept: @escaping @Sendable ([UInt8]) -> T?) async throws -> T {
         let stream = datagrams
         return try await within(limit, what) {
             for await datagram in stream {
                 if let value = accept(datagram) { return value }
             }
-            throw Timeout(what: what)
+            throw SyntheticPeerError(what)
         }
     }
 
     /// The next SRTCP compound that authenticates, decoded, for which `accept` says yes.
-    func receiveRTCP<T: Sendable>(_ what: String, _ accept: @escaping @Sendable ([RTCPPacket]) -> T?) async throws -> T {
+    public func receiveRTCP<T: Sendable>(_ what: String, _ accept: @escaping @Sendable ([RTCPPacket]) -> T?) async throws -> T {
         try await receive(what) { [self] datagram in
             guard PacketClassifier.classify(datagram) == .rtcp, let srtp else { return nil }
             var packet = datagram
@@ -63,7 +93,7 @@ final class FakeWebRTCPeer: @unchecked Sendable {
     }
 
     /// The next SRTP packet that authenticates, unprotected.
-    func receiveRTP(_ what: String) async throws -> [UInt8] {
+    public func receiveRTP(_ what: String) async throws -> [UInt8] {
         try await receive(what) { [self] datagram in
             guard PacketClassifier.classify(datagram) == .rtp, let srtp else { return nil }
             var packet = datagram
@@ -71,23 +101,10 @@ final class FakeWebRTCPeer: @unchecked Sendable {
         }
     }
 
-    /// Waits until `count` more RTP datagrams have arrived (not decrypted: for measuring).
-    func awaitRTP(count: Int, limit: Duration = .seconds(20)) async throws {
-        let stream = datagrams
-        try await within(limit, "\(count) RTP datagrams") {
-            var seen = 0
-            for await datagram in stream where PacketClassifier.classify(datagram) == .rtp {
-                seen += 1
-                if seen == count { return }
-            }
-            throw Timeout(what: "\(count) RTP datagrams")
-        }
-    }
-
     /// ICE (one Binding request, nominating) then the DTLS handshake as client, then SRTP
     /// keys checked against the SFU's fingerprint from `remote` (its answer or offer).
-    func connect(port: Int, remote: SessionDescription) async throws {
-        server = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+    public func connect(port: Int, remote: SessionDescription, host: String = "127.0.0.1") async throws {
+        server = try SocketAddress(ipAddress: host, port: port)
         let section = remote.media[0]
         let credentials = try requireValue(remote.iceCredentials(for: section), "ICE credentials in the SFU's SDP")
         var request = STUNMessageBuilder(type: .bindingRequest, transactionID: .random())
@@ -101,7 +118,7 @@ final class FakeWebRTCPeer: @unchecked Sendable {
         let response = try await receive("a STUN Binding response") { datagram in
             PacketClassifier.classify(datagram) == .stun ? (try? STUNMessage.parse(datagram)) : nil
         }
-        guard response.type == .bindingSuccess else { throw Timeout(what: "a Binding success (got \(response.type))") }
+        guard response.type == .bindingSuccess else { throw SyntheticPeerError("a Binding success (got \(response.type))") }
 
         try dtls.start()
         for datagram in dtls.takeOutgoingDatagrams() { try await send(datagram) }
@@ -115,7 +132,7 @@ final class FakeWebRTCPeer: @unchecked Sendable {
 
     /// An offer for a publisher sending one VP8 video track with signaled SSRCs, and an
     /// Opus track with the audio-level extension when `audioSSRC` is given.
-    func publisherOffer(ssrc: UInt32, rtxSSRC: UInt32, audioSSRC: UInt32? = nil, videoDirection: String = "sendonly") -> String {
+    public func publisherOffer(ssrc: UInt32, rtxSSRC: UInt32, audioSSRC: UInt32? = nil, videoDirection: String = "sendonly") -> String {
         var text = """
         v=0\r
         o=- 1 1 IN IP4 127.0.0.1\r
@@ -167,7 +184,7 @@ final class FakeWebRTCPeer: @unchecked Sendable {
 
     /// A browser-like answer to the SFU's subscriber offer: recvonly, setup active, our ICE
     /// credentials and certificate.
-    func subscriberAnswer(to offer: SessionDescription, fingerprint override: String? = nil) -> String {
+    public func subscriberAnswer(to offer: SessionDescription, fingerprint override: String? = nil) -> String {
         var answer = offer
         answer.attributes.removeAll { $0.name == "ice-lite" || $0.name == "msid-semantic" }
         for index in answer.media.indices {
@@ -186,14 +203,17 @@ final class FakeWebRTCPeer: @unchecked Sendable {
         return answer.serialized()
     }
 
-    func close() async {
+    /// Ends ``datagrams`` (what is already queued is still delivered).
+    public func stopReceiving() { continuation.finish() }
+
+    public func close() async {
         try? await channel.close()
     }
 }
 
-/// `#require` for values outside a test body.
+/// The value, or an error naming what was missing.
 func requireValue<T>(_ value: T?, _ what: String) throws -> T {
-    guard let value else { throw Timeout(what: what) }
+    guard let value else { throw SyntheticPeerError(what) }
     return value
 }
 

@@ -72,10 +72,10 @@ public enum LoadTest {
                     meeting: meeting, participant: "publisher", offer: publisher.publisherOffer(ssrc: ssrc, rtxSSRC: ssrc + 1)))
                 try await publisher.connect(port: port, remote: answer)
                 for (peer, name, events) in pending {
-                    let offer = try await firstOffer(events, name)
+                    let offer = try await nextSubscriberOffer(events, "\(name)'s subscriber offer")
                     try await server.answerSubscriber(meeting: meeting, participant: name, answer: peer.subscriberAnswer(to: offer))
                     try await peer.connect(port: port, remote: offer)
-                    try await connected(events, name)
+                    _ = try await nextEvent(events, "\(name)'s subscriber connection") { $0 == .connectionState(.subscriber, .connected) ? true : nil }
                     subscribers.append(peer)
                 }
                 publishers.append((publisher, ssrc))
@@ -151,22 +151,6 @@ public enum LoadTest {
             for peer in subscribers { await peer.close() }
             group.cancelAll()
             return report
-        }
-    }
-
-    static func firstOffer(_ events: AsyncStream<MediaEvent>, _ name: String) async throws -> SessionDescription {
-        try SessionDescription.parse(try await within(.seconds(10), "\(name)'s subscriber offer") {
-            for await event in events {
-                if case .subscriberOffer(let sdp) = event { return sdp }
-            }
-            throw SyntheticPeerError("\(name)'s events ended")
-        })
-    }
-
-    static func connected(_ events: AsyncStream<MediaEvent>, _ name: String) async throws {
-        try await within(.seconds(10), "\(name)'s subscriber connection") {
-            for await event in events where event == .connectionState(.subscriber, .connected) { return }
-            throw SyntheticPeerError("\(name)'s events ended")
         }
     }
 }

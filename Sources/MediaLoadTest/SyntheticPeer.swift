@@ -133,6 +133,8 @@ public final class SyntheticPeer: @unchecked Sendable {
     /// An offer for a publisher sending one VP8 video track with signaled SSRCs, and an
     /// Opus track with the audio-level extension when `audioSSRC` is given.
     public func publisherOffer(ssrc: UInt32, rtxSSRC: UInt32, audioSSRC: UInt32? = nil, videoDirection: String = "sendonly") -> String {
+        // Every section names the one bundled transport (RFC 8843 §7.1).
+        let transport = "a=ice-ufrag:\(ufrag)\r\na=ice-pwd:\(password)\r\na=fingerprint:sha-256 \(fingerprint)\r\na=setup:actpass\r\na=rtcp-mux\r\n"
         var text = """
         v=0\r
         o=- 1 1 IN IP4 127.0.0.1\r
@@ -142,12 +144,7 @@ public final class SyntheticPeer: @unchecked Sendable {
         m=video 9 UDP/TLS/RTP/SAVPF 96 97\r
         c=IN IP4 0.0.0.0\r
         a=mid:0\r
-        a=ice-ufrag:\(ufrag)\r
-        a=ice-pwd:\(password)\r
-        a=fingerprint:sha-256 \(fingerprint)\r
-        a=setup:actpass\r
-        a=\(videoDirection)\r
-        a=rtcp-mux\r
+        \(transport)a=\(videoDirection)\r
         a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r
         a=rtpmap:96 VP8/90000\r
         a=rtcp-fb:96 nack\r
@@ -165,12 +162,7 @@ public final class SyntheticPeer: @unchecked Sendable {
             m=audio 9 UDP/TLS/RTP/SAVPF 111\r
             c=IN IP4 0.0.0.0\r
             a=mid:1\r
-            a=ice-ufrag:\(ufrag)\r
-            a=ice-pwd:\(password)\r
-            a=fingerprint:sha-256 \(fingerprint)\r
-            a=setup:actpass\r
-            a=sendonly\r
-            a=rtcp-mux\r
+            \(transport)a=sendonly\r
             a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r
             a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r
             a=rtpmap:111 opus/48000/2\r

@@ -6,17 +6,6 @@ import OpenSSLWrapper
 import Testing
 @testable import MediaNIO
 
-/// The first event `accept` takes from `events`, within `limit`.
-func event<T: Sendable>(_ events: AsyncStream<MediaEvent>, _ what: String, limit: Duration = .seconds(10),
-                        _ accept: @escaping @Sendable (MediaEvent) -> T?) async throws -> T {
-    try await within(limit, what) {
-        for await event in events {
-            if let value = accept(event) { return value }
-        }
-        throw SyntheticPeerError("timed out waiting for \(what)")
-    }
-}
-
 /// Runs a media server on loopback for the duration of `body`.
 func withMediaServer(_ body: @escaping @Sendable (MediaServer, Int) async throws -> Void) async throws {
     let server = try MediaServer()
@@ -38,13 +27,10 @@ func withMediaServer(_ body: @escaping @Sendable (MediaServer, Int) async throws
 @discardableResult
 func subscribe(_ peer: SyntheticPeer, as participant: String, events: AsyncStream<MediaEvent>,
                server: MediaServer, port: Int) async throws -> SessionDescription {
-    let offer = try SessionDescription.parse(try await event(events, "\(participant)'s subscriber offer") { event -> String? in
-        if case .subscriberOffer(let sdp) = event { return sdp }
-        return nil
-    })
+    let offer = try await nextSubscriberOffer(events, "\(participant)'s subscriber offer")
     try await server.answerSubscriber(meeting: "m", participant: participant, answer: peer.subscriberAnswer(to: offer))
     try await peer.connect(port: port, remote: offer)
-    _ = try await event(events, "\(participant)'s subscriber connection") { $0 == .connectionState(.subscriber, .connected) ? true : nil }
+    _ = try await nextEvent(events, "\(participant)'s subscriber connection") { $0 == .connectionState(.subscriber, .connected) ? true : nil }
     return offer
 }
 
@@ -67,7 +53,7 @@ struct MediaServerTests {
             #expect(answer.isICELite)
             #expect(answer.media[0].candidates.first?.contains("127.0.0.1 \(port) typ host") == true)
             try await alice.connect(port: port, remote: answer)
-            _ = try await event(aliceEvents, "alice's publisher connection") { $0 == .connectionState(.publisher, .connected) ? true : nil }
+            _ = try await nextEvent(aliceEvents, "alice's publisher connection") { $0 == .connectionState(.publisher, .connected) ? true : nil }
 
             let offer = try await subscribe(bob, as: "bob", events: bobEvents, server: server, port: port)
             let offeredSSRC = try #require(offer.media.first?.ssrcGroups.first?.ssrcs.first)
@@ -97,15 +83,12 @@ struct MediaServerTests {
             #expect(statistics.dtlsConnected == 2)
 
             await server.leave(meeting: "m", participant: "alice")
-            _ = try await event(bobEvents, "alice's track ending") { event -> Bool? in
+            _ = try await nextEvent(bobEvents, "alice's track ending") { event -> Bool? in
                 if case .trackUnpublished(_, "alice") = event { return true }
                 return nil
             }
-            let reoffer = try await event(bobEvents, "the renegotiation after alice left") { event -> String? in
-                if case .subscriberOffer(let sdp) = event { return sdp }
-                return nil
-            }
-            #expect(try SessionDescription.parse(reoffer).media.first?.direction == .inactive)
+            let reoffer = try await nextSubscriberOffer(bobEvents, "the renegotiation after alice left")
+            #expect(reoffer.media.first?.direction == .inactive)
             await alice.close()
             await bob.close()
         }
@@ -118,13 +101,13 @@ struct MediaServerTests {
             let bob = try await SyntheticPeer.make()
             let aliceEvents = try await server.join(meeting: "m", participant: "alice")
             let bobEvents = try await server.join(meeting: "m", participant: "bob")
-            _ = try await event(aliceEvents, "bob joining") { $0 == .participantJoined("bob") ? true : nil }
-            _ = try await event(bobEvents, "alice already there") { $0 == .participantJoined("alice") ? true : nil }
+            _ = try await nextEvent(aliceEvents, "bob joining") { $0 == .participantJoined("bob") ? true : nil }
+            _ = try await nextEvent(bobEvents, "alice already there") { $0 == .participantJoined("alice") ? true : nil }
 
             let answer = try SessionDescription.parse(try await server.publish(
                 meeting: "m", participant: "alice", offer: alice.publisherOffer(ssrc: 5000, rtxSSRC: 5001, audioSSRC: 6000)))
             #expect(answer.bundleMids == ["0", "1"])
-            let published = try await event(bobEvents, "alice's two tracks") { event -> MediaTrackInfo? in
+            let published = try await nextEvent(bobEvents, "alice's two tracks") { event -> MediaTrackInfo? in
                 if case .trackPublished(let info) = event, info.kind == "audio" { return info }
                 return nil
             }
@@ -144,12 +127,12 @@ struct MediaServerTests {
                 try srtp.outbound.protectRTP(&packet)
                 try await alice.send(packet)
             }
-            _ = try await event(bobEvents, "alice as active speaker") { $0 == .activeSpeaker("alice") ? true : nil }
+            _ = try await nextEvent(bobEvents, "alice as active speaker") { $0 == .activeSpeaker("alice") ? true : nil }
             let audio = try await bob.receiveRTP("alice's audio")
             #expect(try RTPHeader.parse(audio).payloadType == 111)
 
             try await server.setMuted(meeting: "m", participant: "alice", track: "T1", muted: true)
-            _ = try await event(bobEvents, "the mute") { $0 == .trackMuted(id: "T1", muted: true) ? true : nil }
+            _ = try await nextEvent(bobEvents, "the mute") { $0 == .trackMuted(id: "T1", muted: true) ? true : nil }
             await #expect(throws: MediaSessionError.notYourTrack("T1")) {
                 try await server.setMuted(meeting: "m", participant: "bob", track: "T1", muted: false)
             }
@@ -157,17 +140,14 @@ struct MediaServerTests {
             // Alice stops sending video: a re-offer on the same connection ends T1 only.
             _ = try await server.publish(meeting: "m", participant: "alice",
                                          offer: alice.publisherOffer(ssrc: 5000, rtxSSRC: 5001, audioSSRC: 6000, videoDirection: "inactive"))
-            _ = try await event(bobEvents, "T1 ending") { $0 == .trackUnpublished(id: "T1", participant: "alice") ? true : nil }
-            let reoffer = try SessionDescription.parse(try await event(bobEvents, "the renegotiation") { event -> String? in
-                if case .subscriberOffer(let sdp) = event { return sdp }
-                return nil
-            })
+            _ = try await nextEvent(bobEvents, "T1 ending") { $0 == .trackUnpublished(id: "T1", participant: "alice") ? true : nil }
+            let reoffer = try await nextSubscriberOffer(bobEvents, "the renegotiation")
             #expect(reoffer.media.map(\.direction) == [.inactive, .sendonly])
             #expect(reoffer.origin.sessionVersion == "2")
             #expect(await server.tracks(meeting: "m").map(\.id) == ["T2"])
 
             await server.leave(meeting: "m", participant: "bob")
-            _ = try await event(aliceEvents, "bob leaving") { $0 == .participantLeft("bob") ? true : nil }
+            _ = try await nextEvent(aliceEvents, "bob leaving") { $0 == .participantLeft("bob") ? true : nil }
             await alice.close()
             await bob.close()
         }
@@ -181,15 +161,12 @@ struct MediaServerTests {
             _ = try await server.join(meeting: "m", participant: "alice")
             let events = try await server.join(meeting: "m", participant: "mallory")
             _ = try await server.publish(meeting: "m", participant: "alice", offer: alice.publisherOffer(ssrc: 7000, rtxSSRC: 7001))
-            let offer = try SessionDescription.parse(try await event(events, "an offer") { event -> String? in
-                if case .subscriberOffer(let sdp) = event { return sdp }
-                return nil
-            })
+            let offer = try await nextSubscriberOffer(events, "an offer")
             let someoneElse = try ECDSACertificate(commonName: "other").fingerprint()
             try await server.answerSubscriber(meeting: "m", participant: "mallory",
                                               answer: mallory.subscriberAnswer(to: offer, fingerprint: someoneElse))
             try await mallory.connect(port: port, remote: offer)
-            _ = try await event(events, "the failure") { $0 == .connectionState(.subscriber, .failed) ? true : nil }
+            _ = try await nextEvent(events, "the failure") { $0 == .connectionState(.subscriber, .failed) ? true : nil }
             #expect(await server.statistics().dtlsFailures == 1)
             await alice.close()
             await mallory.close()

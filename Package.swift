@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "MediaSignaling",
             dependencies: [
-                "MediaNIO", "MediaNegotiation", "MediaForwarding", "AccessTokens",
+                "MediaNIO", "AccessTokens",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

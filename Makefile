@@ -10,11 +10,11 @@ APT_PACKAGES := libsodium-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev p
 PROTO_FILES := $(shell find proto -name '*.proto')
 GEN_DIR := Sources/CControlPlane
 
-.PHONY: demo test deps build release proto bench clean
+.PHONY: demo test deps pydeps testdeps build release proto bench clean
 
-## Install system packages that are missing (checked with dpkg, so a second run is a no-op).
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+## Install Debian packages that are missing (checked with dpkg, so a second run is a no-op).
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	command -v $(NODE) >/dev/null 2>&1 || missing="$$missing nodejs"; \
@@ -23,6 +23,16 @@ deps:
 	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(APT_PACKAGES))
+
+## Python packages for the interop tests (Tests/Interop): aiortc and websockets, from PyPI.
+## Checked by importing them first, so a second run does not touch the network.
+PY_PACKAGES := aiortc==1.16.0 websockets
+pydeps:
+	@python3 -c 'import aiortc, websockets' 2>/dev/null || python3 -m pip install --quiet $(PY_PACKAGES)
 
 build: deps
 	$(SWIFT) build
@@ -30,7 +40,12 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product demarc
 
-test: deps
+## Headless Chromium and its WebDriver for the web-client test (Debian's packages).
+TEST_APT_PACKAGES := chromium chromium-driver
+testdeps: deps pydeps
+	$(call apt_install,$(TEST_APT_PACKAGES))
+
+test: testdeps
 	$(NODE) --test Tests/js/
 	$(SWIFT) test
 

@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         // The node's /metrics endpoint (issue 5).
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        // Media signaling over WebSocket (issue 6).
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.0.0"),
     ],
     targets: [
         // MARK: C libraries (system), each wrapped once below.
@@ -82,7 +84,7 @@ let package = Package(
             dependencies: [
                 "Residency", "Placement", "NodeTrust", "SodiumWrapper",
                 "Gossip", "GossipSimulation",
-                "Transparency", "AccessTokens", "DemarcNode", "NetLab", "NodeConfiguration",
+                "Transparency", "AccessTokens", "DemarcNode", "NetLab", "NodeConfiguration", "MediaLoadTest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -117,6 +119,41 @@ let package = Package(
         .target(name: "MediaCore", dependencies: ["MediaPackets"], swiftSettings: strictSettings),
         .target(name: "MediaCrypto", dependencies: ["OpenSSLWrapper", "MediaCore", "MediaPackets"], swiftSettings: strictSettings),
         .target(name: "MediaForwarding", dependencies: ["MediaPackets", "MediaCore"], swiftSettings: strictSettings),
+        // SDP offer/answer for the SFU (pure).
+        .target(name: "MediaNegotiation", dependencies: ["MediaPackets", "MediaForwarding"], swiftSettings: strictSettings),
+        // The UDP media shell: one port per node, ICE -> DTLS -> SRTP -> forwarding router.
+        .target(
+            name: "MediaNIO",
+            dependencies: [
+                "MediaPackets", "MediaCore", "MediaCrypto", "MediaForwarding", "MediaNegotiation", "OpenSSLWrapper",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Synthetic WebRTC peers and the in-process load test behind `demarc loadtest`.
+        .target(
+            name: "MediaLoadTest",
+            dependencies: [
+                "MediaNIO", "MediaPackets", "MediaCore", "MediaCrypto", "OpenSSLWrapper",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // WebSocket signaling: GET /v1/rtc, participant tokens, join/publish/subscribe.
+        .target(
+            name: "MediaSignaling",
+            dependencies: [
+                "MediaNIO", "AccessTokens",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
 
         // MARK: End-to-end media encryption (issue 8): SFrame (RFC 9605) and its key
         // management, pure; the SFU's enforcement check on top of the packet parsers.
@@ -195,6 +232,25 @@ let package = Package(
         .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaPackets", "OpenSSLWrapper"], swiftSettings: strictSettings),
         .testTarget(name: "SFrameTests", dependencies: ["SFrame", "SFrameEnforcement", "MediaPackets", "SodiumWrapper", "DemarcTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "MediaForwardingTests", dependencies: ["MediaForwarding", "MediaPackets", "MediaCore", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "MediaNegotiationTests", dependencies: ["MediaNegotiation", "MediaPackets", "MediaForwarding", "DemarcTestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "MediaNIOTests",
+            dependencies: [
+                "MediaNIO", "MediaLoadTest", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MediaSignalingTests",
+            dependencies: [
+                "MediaSignaling", "MediaNIO", "MediaNegotiation", "MediaLoadTest", "AccessTokens", "SodiumWrapper", "DemarcTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "DemarcTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: strictSettings),
         .testTarget(name: "GossipNIOTests", dependencies: ["GossipNIO", "Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper"], swiftSettings: strictSettings),

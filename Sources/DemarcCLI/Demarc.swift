@@ -17,6 +17,7 @@ struct Demarc: AsyncParsableCommand {
             TokenCommand.self,
             KeyringCommand.self,
             ClusterCommand.self,
+            LoadtestCommand.self,
         ]
     )
 }

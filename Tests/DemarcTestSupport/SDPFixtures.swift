@@ -1,9 +1,9 @@
 /// SDP offers shaped like the ones our interop clients send. Written for these tests from
 /// RFC 8829/8843/8853 and the clients' known output shape; not captured traffic.
-enum SDPFixtures {
+public enum SDPFixtures {
     /// A Chromium Unified Plan offer: BUNDLE, audio (Opus) and simulcast video (VP8, H.264,
     /// RTX) with rid/simulcast, and a data channel.
-    static let chromiumOffer = """
+    public static let chromiumOffer = """
         v=0
         o=- 4611731400430051336 2 IN IP4 127.0.0.1
         s=-
@@ -98,7 +98,7 @@ enum SDPFixtures {
 
     /// An aiortc offer: fingerprints for several hashes, candidates inline (no trickle), RTX
     /// via ssrc-group FID, and no simulcast.
-    static let aiortcOffer = """
+    public static let aiortcOffer = """
         v=0
         o=- 3911233468 3911233468 IN IP4 0.0.0.0
         s=-
@@ -156,6 +156,82 @@ enum SDPFixtures {
         a=ice-ufrag:Xk2P
         a=ice-pwd:kq9R2VdNfLw8pZ3sT6uYbE
         a=fingerprint:sha-256 0D:2A:9E:6C:51:3B:77:A0:E4:18:9C:2F:44:D1:8B:36:59:C0:AE:12:7F:83:61:DB:95:4E:28:B7:06:FA:C3:1D
+        a=setup:actpass
+
+        """.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
+
+    /// A real offer from aiortc 1.16.0 (audio + video tracks added to an RTCPeerConnection,
+    /// `createOffer` then `setLocalDescription`), captured on this machine for the tests.
+    public static let aiortc116Offer = """
+        v=0
+        o=- 4005100832 4005100832 IN IP4 0.0.0.0
+        s=-
+        t=0 0
+        a=group:BUNDLE 0 1
+        a=msid-semantic:WMS *
+        m=audio 53243 UDP/TLS/RTP/SAVPF 96 9 0 8
+        c=IN IP4 192.0.2.2
+        a=sendrecv
+        a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid
+        a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level
+        a=mid:0
+        a=msid:ca2979b3-39cf-4879-bd8e-479ef922b8e5 36466bfb-a2b0-405d-bd4a-bb8f86070c1d
+        a=rtcp:9 IN IP4 0.0.0.0
+        a=rtcp-mux
+        a=ssrc:2443344632 cname:647c9606-ebe2-434c-8a7f-9ac30c5d10c3
+        a=rtpmap:96 opus/48000/2
+        a=rtpmap:9 G722/8000
+        a=rtpmap:0 PCMU/8000
+        a=rtpmap:8 PCMA/8000
+        a=candidate:f957a2332b1715da3b0ef8ba684454eb 1 udp 2130706431 192.0.2.2 53243 typ host
+        a=candidate:d0bcf3d9c29a2bc887618212a1623bfa 1 udp 2130706431 fd00::2 59394 typ host
+        a=end-of-candidates
+        a=ice-ufrag:IKzP
+        a=ice-pwd:Yrd1lXQZkQCRH94LaRElvp
+        a=fingerprint:sha-256 A2:00:63:7A:A8:22:CA:24:65:A3:94:97:83:02:C4:C3:44:95:E1:38:F3:64:F2:73:7D:1B:F2:21:4E:F4:43:2F
+        a=fingerprint:sha-384 39:D6:11:13:C7:0A:49:FD:C1:1A:A5:F0:EE:49:23:92:A4:61:5B:C3:0B:D7:4F:54:F7:E2:70:1F:79:1D:65:DE:0A:EF:0C:5E:7A:3B:32:93:FE:E9:E8:E9:50:11:02:D2
+        a=fingerprint:sha-512 6D:0C:93:7F:E8:9E:5C:B9:FC:4D:E0:B3:6B:E2:E6:85:F7:11:1F:EE:47:C0:F2:0A:1F:BC:52:9E:B5:D3:4E:6B:86:B3:B7:BA:FC:35:93:05:6F:D0:3E:F9:20:E9:D7:2D:0D:6C:16:D9:43:4C:D9:41:BB:70:A1:BB:B8:98:3A:FB
+        a=setup:actpass
+        m=video 40994 UDP/TLS/RTP/SAVPF 97 98 99 100 101 102
+        c=IN IP4 192.0.2.2
+        a=sendrecv
+        a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid
+        a=extmap:3 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time
+        a=mid:1
+        a=msid:ca2979b3-39cf-4879-bd8e-479ef922b8e5 20f8fe67-f2a6-4449-92be-f92650c3954b
+        a=rtcp:9 IN IP4 0.0.0.0
+        a=rtcp-mux
+        a=ssrc-group:FID 1339464975 2634840300
+        a=ssrc:1339464975 cname:647c9606-ebe2-434c-8a7f-9ac30c5d10c3
+        a=ssrc:2634840300 cname:647c9606-ebe2-434c-8a7f-9ac30c5d10c3
+        a=rtpmap:97 VP8/90000
+        a=rtcp-fb:97 nack
+        a=rtcp-fb:97 nack pli
+        a=rtcp-fb:97 goog-remb
+        a=rtpmap:98 rtx/90000
+        a=fmtp:98 apt=97
+        a=rtpmap:99 H264/90000
+        a=rtcp-fb:99 nack
+        a=rtcp-fb:99 nack pli
+        a=rtcp-fb:99 goog-remb
+        a=fmtp:99 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f
+        a=rtpmap:100 rtx/90000
+        a=fmtp:100 apt=99
+        a=rtpmap:101 H264/90000
+        a=rtcp-fb:101 nack
+        a=rtcp-fb:101 nack pli
+        a=rtcp-fb:101 goog-remb
+        a=fmtp:101 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f
+        a=rtpmap:102 rtx/90000
+        a=fmtp:102 apt=101
+        a=candidate:f957a2332b1715da3b0ef8ba684454eb 1 udp 2130706431 192.0.2.2 40994 typ host
+        a=candidate:d0bcf3d9c29a2bc887618212a1623bfa 1 udp 2130706431 fd00::2 33088 typ host
+        a=end-of-candidates
+        a=ice-ufrag:IKzP
+        a=ice-pwd:Yrd1lXQZkQCRH94LaRElvp
+        a=fingerprint:sha-256 A2:00:63:7A:A8:22:CA:24:65:A3:94:97:83:02:C4:C3:44:95:E1:38:F3:64:F2:73:7D:1B:F2:21:4E:F4:43:2F
+        a=fingerprint:sha-384 39:D6:11:13:C7:0A:49:FD:C1:1A:A5:F0:EE:49:23:92:A4:61:5B:C3:0B:D7:4F:54:F7:E2:70:1F:79:1D:65:DE:0A:EF:0C:5E:7A:3B:32:93:FE:E9:E8:E9:50:11:02:D2
+        a=fingerprint:sha-512 6D:0C:93:7F:E8:9E:5C:B9:FC:4D:E0:B3:6B:E2:E6:85:F7:11:1F:EE:47:C0:F2:0A:1F:BC:52:9E:B5:D3:4E:6B:86:B3:B7:BA:FC:35:93:05:6F:D0:3E:F9:20:E9:D7:2D:0D:6C:16:D9:43:4C:D9:41:BB:70:A1:BB:B8:98:3A:FB
         a=setup:actpass
 
         """.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")

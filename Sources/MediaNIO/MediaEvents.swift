@@ -1,0 +1,106 @@
+public import MediaNegotiation
+
+/// A track published in a meeting, as signaling shows it to the other participants.
+public struct MediaTrackInfo: Sendable, Equatable, Codable {
+    /// Unique within the meeting on this node (`T1`, `T2`…).
+    public var id: String
+    public var participant: String
+    /// `audio` or `video`.
+    public var kind: String
+    /// The publisher's `a=msid` stream and track ids, when it gave them.
+    public var streamID: String?
+    public var trackID: String?
+    public var simulcastLayers: Int
+    public var muted: Bool
+
+    public init(id: String, participant: String, kind: String, streamID: String? = nil, trackID: String? = nil,
+                simulcastLayers: Int = 1, muted: Bool = false) {
+        self.id = id
+        self.participant = participant
+        self.kind = kind
+        self.streamID = streamID
+        self.trackID = trackID
+        self.simulcastLayers = simulcastLayers
+        self.muted = muted
+    }
+}
+
+/// Which of a participant's two peer connections (docs/signaling.md).
+public enum PeerConnectionRole: String, Sendable, Codable {
+    /// The client offers and sends; the SFU answers and receives.
+    case publisher
+    /// The SFU offers and sends; the client answers and receives.
+    case subscriber
+}
+
+public enum MediaConnectionState: String, Sendable, Codable {
+    /// ICE has a nominated pair and DTLS-SRTP keys are established.
+    case connected
+    /// ICE consent expired (RFC 7675) or DTLS closed.
+    case disconnected
+    /// DTLS failed or the certificate did not match the SDP fingerprint.
+    case failed
+}
+
+/// What the media service tells one participant's signaling session.
+public enum MediaEvent: Sendable, Equatable {
+    case participantJoined(String)
+    case participantLeft(String)
+    case trackPublished(MediaTrackInfo)
+    case trackUnpublished(id: String, participant: String)
+    case trackMuted(id: String, muted: Bool)
+    /// The loudest participant (nil: nobody, or the speaker left).
+    case activeSpeaker(String?)
+    /// The SFU (re)offers the subscriber peer connection; answer with
+    /// ``MediaServer/answerSubscriber(meeting:participant:answer:)``.
+    case subscriberOffer(sdp: String)
+    case connectionState(PeerConnectionRole, MediaConnectionState)
+}
+
+/// Why a signaling request to the media service failed.
+public enum MediaSessionError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notJoined(meeting: String, participant: String)
+    case alreadyJoined(meeting: String, participant: String)
+    case negotiation(NegotiationError)
+    /// An answer arrived while no subscriber offer was outstanding.
+    case noOutstandingOffer
+    case unknownTrack(String)
+    case notYourTrack(String)
+    /// The forwarding core refused the publication (e.g. an SSRC already used).
+    case forwarding(String)
+    /// The UDP socket is not bound (the service is not running).
+    case notRunning
+
+    public var description: String {
+        switch self {
+        case .notJoined(let meeting, let participant): "\(participant) has not joined meeting \(meeting)"
+        case .alreadyJoined(let meeting, let participant): "\(participant) is already in meeting \(meeting)"
+        case .negotiation(let error): error.description
+        case .noOutstandingOffer: "no subscriber offer is waiting for an answer"
+        case .unknownTrack(let id): "no track \(id) in this meeting"
+        case .notYourTrack(let id): "track \(id) is published by someone else"
+        case .forwarding(let reason): "the forwarding core refused: \(reason)"
+        case .notRunning: "the media service is not running"
+        }
+    }
+}
+
+/// Counters of the media service, for metrics and tests.
+public struct MediaServerStatistics: Sendable, Equatable {
+    public var datagramsReceived = 0
+    public var datagramsSent = 0
+    public var stunRequests = 0
+    /// Datagrams from an address no peer connection knows, or STUN naming no local ufrag.
+    public var unroutable = 0
+    public var srtpFailures = 0
+    public var rtpForwarded = 0
+    /// Of those, answers to subscribers' NACKs (RTX or plain retransmissions).
+    public var rtpRetransmitted = 0
+    public var rtcpSent = 0
+    /// transport-cc feedback packets sent to publishers.
+    public var transportFeedbackSent = 0
+    public var dtlsConnected = 0
+    public var dtlsFailures = 0
+    public var peerConnections = 0
+    public init() {}
+}

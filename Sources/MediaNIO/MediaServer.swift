@@ -1,0 +1,163 @@
+public import Logging
+import MediaCrypto
+import NIOCore
+import NIOPosix
+public import OpenSSLWrapper
+public import ServiceLifecycle
+
+/// The node's media service (issue 6): one UDP port, every peer connection of every meeting
+/// on this node. Run it in the node's `ServiceGroup`; the signaling layer calls its API.
+///
+/// All state lives on one event loop (``MediaEngine``); each API call hops onto it. Events for
+/// a participant arrive on the `AsyncStream` that ``join(meeting:participant:autoSubscribe:)``
+/// returns, which ends when the participant leaves or the service stops.
+public final class MediaServer: Service, Sendable {
+    let engine: MediaEngine
+    let loop: any EventLoop
+    let configuration: MediaServerConfiguration
+    let logger: Logger
+    private let bound: EventLoopPromise<Int>
+
+    /// - Parameters:
+    ///   - certificate: the DTLS certificate whose fingerprint goes into SDP; a fresh one
+    ///     by default (RFC 8827 §6.5 lets it be ephemeral).
+    ///   - now: the clock the cores read (injected for tests).
+    public init(configuration: MediaServerConfiguration = MediaServerConfiguration(), certificate: ECDSACertificate? = nil,
+                logger: Logger = Logger(label: "demarc.media"),
+                now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) throws(OpenSSLError) {
+        self.configuration = configuration
+        self.logger = logger
+        loop = MultiThreadedEventLoopGroup.singleton.next()
+        let chosen: ECDSACertificate
+        if let certificate { chosen = certificate } else { chosen = try ECDSACertificate(commonName: "demarc-media") }
+        engine = try MediaEngine(configuration: configuration, certificate: chosen, loop: loop, logger: logger, now: now)
+        bound = loop.makePromise(of: Int.self)
+    }
+
+    deinit {
+        // A server that never ran must not leak its promise (NIO checks in debug builds);
+        // completing an already completed promise is ignored.
+        bound.fail(MediaSessionError.notRunning)
+    }
+
+    /// Binds the UDP port and serves until cancelled or gracefully shut down.
+    public func run() async throws {
+        let vector = max(1, configuration.vectorReadCount)
+        let engine = self.engine
+        let channel: any Channel
+        do {
+            channel = try await DatagramBootstrap(group: loop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.socketBufferBytes))
+                .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketBufferBytes))
+                .channelOption(.datagramVectorReadMessageCount, value: vector)
+                // With vector reads the buffer is split across messages (PLATFORM-NOTES).
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: vector * 2_048))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(MediaDatagramHandler(engine: engine))
+                    }
+                }
+                .bind(host: configuration.bindHost, port: configuration.port).get()
+        } catch {
+            bound.fail(error)
+            throw error
+        }
+        try await loop.submit {
+            engine.attach(channel)
+            self.bound.succeed(engine.port ?? 0)
+        }.get()
+        logger.info("media UDP bound", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onCancelOrGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+        try await loop.submit { engine.detach() }.get()
+    }
+
+    /// The bound UDP port, once ``run()`` has bound it.
+    public func boundPort() async throws -> Int { try await bound.futureResult.get() }
+
+    // MARK: The signaling API
+
+    /// `participant` joins `meeting` on this node. Returns its event stream: the participants
+    /// and tracks already there, then changes, subscriber offers and connection states. With
+    /// `autoSubscribe` it receives every track of the others (LiveKit's default).
+    public func join(meeting: String, participant: String, autoSubscribe: Bool = true) async throws(MediaSessionError) -> AsyncStream<MediaEvent> {
+        try await onLoop { engine throws(MediaSessionError) in try engine.join(meeting: meeting, participant: participant, autoSubscribe: autoSubscribe) }
+    }
+
+    /// The client's offer for its publisher peer connection; returns the SFU's answer.
+    public func publish(meeting: String, participant: String, offer: String) async throws(MediaSessionError) -> String {
+        try await onLoop { engine throws(MediaSessionError) in try engine.publish(meeting: meeting, participant: participant, offer: offer) }
+    }
+
+    /// The client's answer to the last ``MediaEvent/subscriberOffer(sdp:)``.
+    public func answerSubscriber(meeting: String, participant: String, answer: String) async throws(MediaSessionError) {
+        try await onLoop { engine throws(MediaSessionError) in try engine.answerSubscriber(meeting: meeting, participant: participant, answer: answer) }
+    }
+
+    /// Starts (`subscribe: true`) or stops receiving the given tracks (ids from ``MediaTrackInfo``).
+    public func subscribe(meeting: String, participant: String, tracks: [String], subscribe: Bool = true) async throws(MediaSessionError) {
+        try await onLoop { engine throws(MediaSessionError) in
+            try engine.subscribe(meeting: meeting, participant: participant, tracks: tracks, subscribe: subscribe)
+        }
+    }
+
+    /// The publisher (un)muted its track; the others are told.
+    public func setMuted(meeting: String, participant: String, track: String, muted: Bool) async throws(MediaSessionError) {
+        try await onLoop { engine throws(MediaSessionError) in try engine.setMuted(meeting: meeting, participant: participant, track: track, muted: muted) }
+    }
+
+    /// The participant leaves: its tracks end, its peer connections close, its stream finishes.
+    public func leave(meeting: String, participant: String) async {
+        try? await onLoop { engine throws(MediaSessionError) in engine.leave(meeting: meeting, participant: participant) }
+    }
+
+    public func statistics() async -> MediaServerStatistics {
+        (try? await onLoop { engine throws(MediaSessionError) in engine.statistics }) ?? MediaServerStatistics()
+    }
+
+    /// The tracks currently published in `meeting` on this node.
+    public func tracks(meeting: String) async -> [MediaTrackInfo] {
+        (try? await onLoop { engine throws(MediaSessionError) in
+            engine.meetings[meeting].map { state in state.trackOrder.compactMap { state.tracks[$0]?.info } } ?? []
+        }) ?? []
+    }
+
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (MediaEngine) throws(MediaSessionError) -> T) async throws(MediaSessionError) -> T {
+        let engine = self.engine
+        let result: Result<T, MediaSessionError>
+        do {
+            result = try await loop.submit { () -> Result<T, MediaSessionError> in
+                do throws(MediaSessionError) { return .success(try body(engine)) } catch { return .failure(error) }
+            }.get()
+        } catch {
+            throw .notRunning
+        }
+        return try result.get()
+    }
+}
+
+/// Hands every datagram of the media socket to the engine (already on its loop).
+final class MediaDatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let engine: MediaEngine
+
+    init(engine: MediaEngine) { self.engine = engine }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        engine.receive(unwrapInboundIn(data))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP port-unreachable surfaces as an error on UDP sockets; keep serving.
+        engine.logger.debug("media socket error", metadata: ["error": "\(error)"])
+    }
+}
+
+@available(*, unavailable)
+extension MediaDatagramHandler: Sendable {}

@@ -1,0 +1,98 @@
+import MediaForwarding
+import MediaNegotiation
+import MediaPackets
+
+/// A published track, as the engine remembers it.
+struct PublishedTrack {
+    var info: MediaTrackInfo
+    var trackID: TrackID
+    var publisher: ParticipantID
+    /// The publisher's mid (its peer connection's numbering).
+    var publisherMid: String
+    var codec: NegotiatedCodec
+}
+
+/// One participant of a meeting on this node: its two peer connections and the subscriber
+/// side's negotiation state (docs/signaling.md).
+final class ParticipantSession {
+    let name: String
+    let id: ParticipantID
+    let events: AsyncStream<MediaEvent>.Continuation
+    let autoSubscribe: Bool
+    var publisher: PeerTransport?
+    /// Publisher mid → track id, for the tracks it publishes now.
+    var publishedByMid: [String: String] = [:]
+    let subscriber: PeerTransport
+    /// The subscriber peer connection's sections, in mid order; only ever appended.
+    var sections: [SubscriberSection] = []
+    /// Subscriber mid → track id.
+    var sectionTracks: [String: String] = [:]
+    /// Track ids whose forwarding is set up in the router.
+    var forwarding: Set<String> = []
+    /// Per subscriber mid, the codec its last answer accepted.
+    var accepted: [String: NegotiatedCodec] = [:]
+    var outstandingOffer: SessionDescription?
+    var renegotiationWanted = false
+    var offerVersion = 0
+    let sessionID = String(UInt64.random(in: 1...UInt64(Int64.max)))
+
+    init(name: String, id: ParticipantID, events: AsyncStream<MediaEvent>.Continuation, autoSubscribe: Bool, subscriber: PeerTransport) {
+        self.name = name
+        self.id = id
+        self.events = events
+        self.autoSubscribe = autoSubscribe
+        self.subscriber = subscriber
+    }
+}
+
+/// A meeting's share of this node: its forwarding core and participants.
+final class MeetingState {
+    let name: String
+    var router: ForwardingRouter<MediaInstant>
+    var participants: [String: ParticipantSession] = [:]
+    var byID: [ParticipantID: ParticipantSession] = [:]
+    var tracks: [String: PublishedTrack] = [:]
+    /// In publication order, for stable offers.
+    var trackOrder: [String] = []
+    var nextParticipant: UInt32 = 1
+    var nextTrack: UInt32 = 1
+    /// SSRCs the SFU chose for subscribers, kept unique within the meeting.
+    var subscriberSSRCs: Set<UInt32> = []
+
+    init(name: String, configuration: ForwardingConfiguration) {
+        self.name = name
+        router = ForwardingRouter(configuration: configuration, feedbackSSRC: UInt32.random(in: 1...UInt32.max))
+    }
+
+    func broadcast(_ event: MediaEvent, except: String? = nil) {
+        for (name, participant) in participants where name != except { participant.events.yield(event) }
+    }
+
+    func freshSSRC() -> UInt32 {
+        while true {
+            let ssrc = UInt32.random(in: 1...UInt32.max)
+            if !subscriberSSRCs.contains(ssrc), ssrc != router.feedbackSSRC {
+                subscriberSSRCs.insert(ssrc)
+                return ssrc
+            }
+        }
+    }
+
+    /// `name` made safe for an msid token (RFC 8830 §2: token characters only).
+    static func msidToken(_ name: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+        let token = String(name.map { allowed.contains($0) ? $0 : "_" }.prefix(64))
+        return token.isEmpty ? "participant" : token
+    }
+}
+
+extension ForwardedCodec {
+    init(encodingName: String) {
+        switch encodingName.lowercased() {
+        case "vp8": self = .vp8
+        case "h264": self = .h264
+        case "opus": self = .opus
+        default: self = .other
+        }
+    }
+}

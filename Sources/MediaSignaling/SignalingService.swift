@@ -1,0 +1,216 @@
+public import AccessTokens
+public import Hummingbird
+public import HummingbirdWebSocket
+import Logging
+public import MediaNIO
+
+/// Who asks to be admitted to a meeting on this node (for ``RTCSignaling/admit``).
+public struct AdmissionRequest: Sendable, Equatable {
+    public var tenant: String
+    public var meeting: String
+    public var participant: String
+}
+
+/// A participant's session on this node began or ended (for the node's transparency log:
+/// the media of `meeting` is processed here from `joined` to `left`).
+public enum SessionChange: String, Sendable, Equatable {
+    case joined
+    case left
+}
+
+/// WebSocket signaling for the media service (issue 6): `GET /v1/rtc`, authenticated with
+/// a participant token, JSON messages (docs/signaling.md).
+///
+/// The node composes it: `RTCSignaling(media:verifier:node:admit:).register(on: router)`
+/// with a router whose context supports WebSocket upgrades, served with
+/// `.http1WebSocketUpgrade(webSocketRouter: router)`.
+public struct RTCSignaling: Sendable {
+    public let media: MediaServer
+    public let verifier: AccessTokenVerifier
+    /// Shown to clients in `joined` (e.g. `region`, `jurisdiction`): where their media goes.
+    public let node: [String: String]
+    /// Refuses a participant this node must not serve (its meeting is placed elsewhere, the
+    /// tenant's residency policy excludes this jurisdiction…). Throwing sends `not_admitted`
+    /// with the error's description and closes the socket. Tests allow everyone.
+    public let admit: @Sendable (AdmissionRequest) async throws -> Void
+    /// Told when an admitted participant's media session starts and ends on this node.
+    public let observe: @Sendable (AdmissionRequest, SessionChange) async -> Void
+
+    public init(media: MediaServer, verifier: AccessTokenVerifier, node: [String: String] = [:],
+                admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in },
+                observe: @escaping @Sendable (AdmissionRequest, SessionChange) async -> Void = { _, _ in }) {
+        self.media = media
+        self.verifier = verifier
+        self.node = node
+        self.admit = admit
+        self.observe = observe
+    }
+
+    /// The meeting name ``MediaServer`` knows a tenant's meeting by (tenants' meeting ids
+    /// may collide, so both are in it).
+    public static func mediaMeeting(tenant: String, meeting: String) -> String { "\(tenant)/\(meeting)" }
+
+    /// Adds `GET /v1/rtc` (`?token=` optional; else the first message is `join` with it).
+    public func register<Context: WebSocketRequestContext>(on router: Router<Context>, path: RouterPath = "/v1/rtc") {
+        let signaling = self
+        router.ws(path, shouldUpgrade: { request, _ in
+            // A token in the URL is checked before upgrading, so a bad one is a plain 401.
+            if let token = request.uri.queryParameters["token"] {
+                do throws(SignalingError) { _ = try signaling.authorize(String(token)) } catch {
+                    throw HTTPError(.unauthorized, message: error.description)
+                }
+            }
+            return .upgrade([:])
+        }, onUpgrade: { inbound, outbound, context in
+            let token = context.request.uri.queryParameters["token"].map(String.init)
+            let connection = SignalingConnection(signaling: signaling, logger: context.logger)
+            await connection.run(inbound: inbound, outbound: outbound, urlToken: token)
+        })
+    }
+
+    /// Verifies a participant token for one meeting.
+    func authorize(_ token: String) throws(SignalingError) -> AccessClaims {
+        let claims: AccessClaims
+        do { claims = try verifier.verify(token) } catch { throw .invalidToken(error.description) }
+        guard claims.role == .participant, let meeting = claims.meeting, !meeting.isEmpty else { throw .notAParticipantToken }
+        return claims
+    }
+}
+
+/// One client's signaling socket: authenticate, admit, join, then relay messages to the
+/// media service and its events back, until the client leaves or the socket closes.
+struct SignalingConnection {
+    let signaling: RTCSignaling
+    let logger: Logger
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, urlToken: String?) async {
+        let (replies, replyContinuation) = AsyncStream<ServerMessage>.makeStream()
+        await withTaskGroup(of: Void.self) { group in
+            // One writer, so replies and events never interleave mid-frame.
+            group.addTask {
+                for await message in replies {
+                    do { try await outbound.write(.text(message.json())) } catch { break }
+                }
+            }
+            await serve(inbound: inbound, urlToken: urlToken, reply: replyContinuation, group: &group)
+            replyContinuation.finish()
+            await group.waitForAll()
+        }
+    }
+
+    private func serve(inbound: WebSocketInboundStream, urlToken: String?, reply: AsyncStream<ServerMessage>.Continuation,
+                       group: inout TaskGroup<Void>) async {
+        var messages = inbound.messages(maxSize: ClientMessage.maximumSize).makeAsyncIterator()
+        func nextText() async -> String? {
+            while true {
+                guard let message = try? await messages.next() else { return nil }
+                if case .text(let text) = message { return text }
+            }
+        }
+
+        // 1. Authenticate: the URL token, or a first `join` message carrying one.
+        var firstJoin: ClientMessage?
+        let claims: AccessClaims
+        do throws(SignalingError) {
+            var token = urlToken
+            if token == nil {
+                guard let text = await nextText() else { return }
+                let message = try ClientMessage.decode(text)
+                guard message.type == .join, let carried = message.token else { throw .unauthenticated }
+                firstJoin = message
+                token = carried
+            }
+            claims = try signaling.authorize(token!)
+        } catch {
+            reply.yield(.error(error))
+            return
+        }
+        let tenant = claims.tenant ?? ""
+        let meetingName = claims.meeting!
+        let participant = claims.sub
+        // Meetings are keyed by tenant too: two tenants may both have a meeting "standup".
+        let meeting = RTCSignaling.mediaMeeting(tenant: tenant, meeting: meetingName)
+        let admission = AdmissionRequest(tenant: tenant, meeting: meetingName, participant: participant)
+
+        // 2. Admission by the node (placement, residency).
+        do {
+            try await signaling.admit(admission)
+        } catch {
+            reply.yield(.error(.notAdmitted("\(error)")))
+            return
+        }
+
+        // 3. Join (the URL-token client still sends `join` to choose autoSubscribe).
+        if firstJoin == nil {
+            guard let text = await nextText() else { return }
+            do throws(SignalingError) {
+                let message = try ClientMessage.decode(text)
+                guard message.type == .join else { throw .unexpected("the first message must be join") }
+                firstJoin = message
+            } catch {
+                reply.yield(.error(error))
+                return
+            }
+        }
+        let canSubscribe = claims.grants.contains("subscribe")
+        let canPublish = claims.grants.contains("publish")
+        let events: AsyncStream<MediaEvent>
+        do throws(MediaSessionError) {
+            events = try await signaling.media.join(meeting: meeting, participant: participant,
+                                                    autoSubscribe: canSubscribe && (firstJoin?.autoSubscribe ?? true))
+        } catch {
+            reply.yield(.error(.media(error)))
+            return
+        }
+        await signaling.observe(admission, .joined)
+        reply.yield(ServerMessage(type: .joined, participant: participant, meeting: meetingName, node: signaling.node))
+        group.addTask {
+            for await event in events { reply.yield(ServerMessage(event)) }
+        }
+        logger.info("participant joined", metadata: ["meeting": "\(meetingName)"])
+
+        // 4. Requests until leave or close.
+        while let text = await nextText() {
+            do throws(SignalingError) {
+                let message = try ClientMessage.decode(text)
+                switch message.type {
+                case .join:
+                    throw .unexpected("already joined")
+                case .leave:
+                    await signaling.media.leave(meeting: meeting, participant: participant)
+                    await signaling.observe(admission, .left)
+                    return
+                case .publish:
+                    guard canPublish else { throw .missingGrant("publish") }
+                    let answer = try await mediaCall { () async throws(MediaSessionError) in
+                        try await signaling.media.publish(meeting: meeting, participant: participant, offer: message.sdp!)
+                    }
+                    reply.yield(ServerMessage(type: .publishAnswer, sdp: answer))
+                case .subscriberAnswer:
+                    try await mediaCall { () async throws(MediaSessionError) in
+                        try await signaling.media.answerSubscriber(meeting: meeting, participant: participant, answer: message.sdp!)
+                    }
+                case .subscribe:
+                    let subscribe = message.subscribe ?? true
+                    guard canSubscribe || !subscribe else { throw .missingGrant("subscribe") }
+                    try await mediaCall { () async throws(MediaSessionError) in
+                        try await signaling.media.subscribe(meeting: meeting, participant: participant, tracks: message.tracks!, subscribe: subscribe)
+                    }
+                case .mute:
+                    guard canPublish else { throw .missingGrant("publish") }
+                    try await mediaCall { () async throws(MediaSessionError) in
+                        try await signaling.media.setMuted(meeting: meeting, participant: participant, track: message.track!, muted: message.muted!)
+                    }
+                }
+            } catch {
+                reply.yield(.error(error))
+            }
+        }
+        await signaling.media.leave(meeting: meeting, participant: participant)
+        await signaling.observe(admission, .left)
+    }
+
+    private func mediaCall<T>(_ body: () async throws(MediaSessionError) -> T) async throws(SignalingError) -> T {
+        do { return try await body() } catch { throw .media(error) }
+    }
+}

@@ -1,0 +1,251 @@
+import AccessTokens
+import DemarcTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HummingbirdWebSocket
+import MediaLoadTest
+import MediaNIO
+import MediaSignaling
+import SodiumWrapper
+import Testing
+
+/// A node's media + signaling on loopback, with a token key of its own.
+struct TestNode {
+    let key = Ed25519.PrivateKey()
+    let media: MediaServer
+    let signaling: RTCSignaling
+
+    init(admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in },
+         observe: @escaping @Sendable (AdmissionRequest, SessionChange) async -> Void = { _, _ in }) throws {
+        var configuration = MediaServerConfiguration()
+        configuration.bindHost = "127.0.0.1"
+        media = try MediaServer(configuration: configuration)
+        let verifier = AccessTokenVerifier(keys: [nil: key.publicKey], issuers: ["demarc.test"], audience: "demarc")
+        signaling = RTCSignaling(media: media, verifier: verifier, node: ["region": "eu-de-fra", "jurisdiction": "DE"], admit: admit, observe: observe)
+    }
+
+    func token(_ identity: String, meeting: String = "m1", grants: [String] = ["publish", "subscribe"], role: AccessRole = .participant) throws -> String {
+        let now = Int64(Date().timeIntervalSince1970)
+        return try AccessTokenIssuer(key: key).issue(AccessClaims(
+            iss: "demarc.test", sub: identity, aud: "demarc", tenant: "acme", meeting: meeting, role: role,
+            grants: grants, iat: now, nbf: now - 5, exp: now + 600))
+    }
+
+    func application(webClient: Bool = false) -> some ApplicationProtocol {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        if webClient { router.add(middleware: FileMiddleware(Fixtures.path("Web"), searchForIndexHtml: true)) }
+        signaling.register(on: router)
+        return Application(router: router, server: .http1WebSocketUpgrade(webSocketRouter: router),
+                           configuration: .init(address: .hostname("127.0.0.1", port: 0)), services: [media])
+    }
+}
+
+/// Runs a Python script from Tests/Interop with a deadline; returns its exit status and stdout.
+func runPython(_ script: String, _ arguments: [String], deadline: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", root.appendingPathComponent("Tests/Interop/\(script)").path] + arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do { try process.run() } catch { continuation.resume(throwing: error) }
+        let pid = process.processIdentifier
+        Task {
+            try? await Task.sleep(for: deadline)
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
+    }
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    return (status, stdout, stderr)
+}
+
+struct InteropReport: Decodable {
+    struct Subscriber: Decodable {
+        var name: String
+        var offers: Int
+        var tracks: [String]
+        var videoFrames: Int
+        var audioFrames: Int
+        var resolutions: [String]
+        var maxGapSeconds: Double?
+        var relayDropped: Int?
+    }
+    var node: [String: String]?
+    var subscribers: [Subscriber]
+    var failures: [String]
+}
+
+@Suite("Interop with aiortc", .serialized)
+struct AiortcInteropTests {
+    /// An aiortc publisher sends generated 640×480 video and audio; two aiortc subscribers,
+    /// one joined before the publisher (so its subscriber connection is renegotiated) and
+    /// one after, receive both through the SFU and decode them.
+    @Test func aiortcPublisherReachesTwoAiortcSubscribers() async throws {
+        let node = try TestNode()
+        let tokens = (try node.token("alice@acme.example"),
+                      try node.token("bob@acme.example", grants: ["subscribe"]),
+                      try node.token("carol@acme.example", grants: ["subscribe"]))
+        try await node.application().test(.live) { client in
+            let port = try #require(client.port)
+            let result = try await runPython("interop.py", [
+                "--url", "ws://127.0.0.1:\(port)/v1/rtc", "--publisher", tokens.0,
+                "--subscriber", tokens.1, "--subscriber", tokens.2, "--seconds", "6", "--early-subscribers", "1",
+            ])
+            let statistics = await node.media.statistics()
+            print("aiortc interop report: \(result.stdout)statistics: \(statistics)")
+            let report = try? JSONDecoder().decode(InteropReport.self, from: Data(result.stdout.utf8))
+            #expect(result.status == 0, "interop.py failed: \(result.stdout)\n\(result.stderr.suffix(3000))\n\(statistics)")
+            let parsed = try #require(report, "no report: \(result.stdout)\n\(result.stderr.suffix(3000))")
+            #expect(parsed.failures.isEmpty)
+            #expect(parsed.node == ["region": "eu-de-fra", "jurisdiction": "DE"])
+            #expect(parsed.subscribers.count == 2)
+            for subscriber in parsed.subscribers {
+                #expect(subscriber.tracks == ["audio", "video"])
+                #expect(subscriber.videoFrames >= 40)
+                #expect(subscriber.audioFrames > 0)
+                #expect(subscriber.resolutions == ["640x480"])
+                #expect((subscriber.maxGapSeconds ?? 99) <= 1.5)
+            }
+            #expect(statistics.rtpForwarded > 0)
+            #expect(statistics.dtlsConnected >= 3)
+        }
+    }
+}
+
+extension AiortcInteropTests {
+    /// 10 % of the SFU's RTP to one subscriber is dropped by a relay in front of it: the SFU
+    /// answers the subscriber's NACKs with RTX from its cache, and video keeps decoding.
+    @Test func nackAndRTXRecoverDownlinkLoss() async throws {
+        let node = try TestNode()
+        let tokens = (try node.token("pat@acme.example"), try node.token("lou@acme.example", grants: ["subscribe"]))
+        try await node.application().test(.live) { client in
+            let port = try #require(client.port)
+            let result = try await runPython("interop.py", [
+                "--url", "ws://127.0.0.1:\(port)/v1/rtc", "--publisher", tokens.0, "--subscriber", tokens.1,
+                "--seconds", "6", "--early-subscribers", "0", "--loss-percent", "10", "--max-gap", "2.0",
+            ])
+            let statistics = await node.media.statistics()
+            print("lossy interop report: \(result.stdout)statistics: \(statistics)")
+            #expect(result.status == 0, "interop.py failed: \(result.stdout)\n\(result.stderr.suffix(3000))\n\(statistics)")
+            #expect(statistics.rtpRetransmitted > 0, "no retransmissions: \(statistics)")
+            let report = try JSONDecoder().decode(InteropReport.self, from: Data(result.stdout.utf8))
+            #expect((report.subscribers.first?.relayDropped ?? 0) > 20, "the relay dropped too little to test recovery")
+        }
+    }
+}
+
+@Suite("Interop with headless Chromium", .serialized)
+struct ChromiumInteropTests {
+    /// The web client in headless Chromium (fake camera and microphone) joins with a token,
+    /// shows the node's jurisdiction, decodes an aiortc publisher's video, and its own camera
+    /// reaches an aiortc subscriber (Tests/Interop/chromium_check.py).
+    /// With `simulcast`, Chromium sends three rid layers; the SFU learns their SSRCs from the
+    /// rid header extension and forwards one layer to the aiortc subscriber.
+    @Test(arguments: [false, true])
+    func webClientInHeadlessChromiumSendsAndReceives(simulcast: Bool) async throws {
+        let node = try TestNode()
+        let tokens = (try node.token("pub@acme.example"), try node.token("browser@acme.example"),
+                      try node.token("sub@acme.example", grants: ["subscribe"]))
+        try await node.application(webClient: true).test(.live) { client in
+            let port = try #require(client.port)
+            let result = try await runPython("chromium_check.py", [
+                "--http", "http://localhost:\(port)", "--publisher", tokens.0, "--browser", tokens.1, "--subscriber", tokens.2,
+            ] + (simulcast ? ["--simulcast"] : []))
+            let statistics = await node.media.statistics()
+            print("chromium interop report: \(result.stdout)statistics: \(statistics)")
+            #expect(result.status == 0, "chromium_check.py: \(result.stdout)\n\(result.stderr.suffix(3000))\n\(statistics)")
+            // Chromium negotiates transport-cc; the SFU must feed its send-side estimator.
+            #expect(statistics.transportFeedbackSent > 0)
+        }
+    }
+}
+
+@Suite("Signaling")
+struct SignalingTests {
+    /// Tokens, grants and admission are enforced over a live WebSocket (Tests/Interop/signaling_checks.py).
+    @Test func tokensGrantsAndAdmissionAreEnforced() async throws {
+        actor Sessions {
+            var changes: [String] = []
+            func record(_ request: AdmissionRequest, _ change: SessionChange) { changes.append("\(request.participant) \(change.rawValue)") }
+        }
+        let sessions = Sessions()
+        let node = try TestNode(admit: { request in
+            struct NotPlacedHere: Error, CustomStringConvertible { var description: String { "meeting elsewhere is placed on another node" } }
+            if request.meeting == "elsewhere" { throw NotPlacedHere() }
+        }, observe: { request, change in await sessions.record(request, change) })
+        let expired: String = try {
+            let now = Int64(Date().timeIntervalSince1970)
+            return try AccessTokenIssuer(key: node.key).issue(AccessClaims(
+                iss: "demarc.test", sub: "eve", aud: "demarc", tenant: "acme", meeting: "m1", role: .participant,
+                grants: ["publish"], iat: now - 7200, nbf: now - 7200, exp: now - 3600))
+        }()
+        let arguments = [
+            "--subscribe-only", try node.token("sam", grants: ["subscribe"]),
+            "--other-meeting", try node.token("olga", meeting: "elsewhere"),
+            "--admin", try node.token("ada", role: .tenantAdmin),
+            "--expired", expired,
+            "--good", try node.token("gus"),
+        ]
+        try await node.application().test(.live) { client in
+            let port = try #require(client.port)
+            let result = try await runPython("signaling_checks.py", ["--url", "ws://127.0.0.1:\(port)/v1/rtc"] + arguments, deadline: .seconds(60))
+            #expect(result.status == 0, "signaling_checks.py: \(result.stdout)\n\(result.stderr.suffix(3000))")
+            // Only admitted, joined sessions are reported, each start with its end (the
+            // refused second join of gus is neither).
+            try await within(.seconds(10), "the sessions to end") {
+                while await sessions.changes.count < 4 { await Task.yield() }
+            }
+            #expect(await Set(sessions.changes) == ["sam joined", "sam left", "gus joined", "gus left"])
+            #expect(await sessions.changes.count == 4)
+        }
+    }
+
+    @Test func clientMessagesDecodeOrThrowTypedErrors() throws {
+        #expect(try ClientMessage.decode(#"{"type":"publish","sdp":"v=0"}"#) == ClientMessage(type: .publish, sdp: "v=0"))
+        #expect(try ClientMessage.decode(#"{"type":"mute","track":"T1","muted":true}"#).muted == true)
+        #expect(throws: SignalingError.missingField("publish", "sdp")) { try ClientMessage.decode(#"{"type":"publish"}"#) }
+        #expect(throws: SignalingError.missingField("subscribe", "tracks")) { try ClientMessage.decode(#"{"type":"subscribe"}"#) }
+        #expect(throws: SignalingError.malformedMessage("not JSON")) { try ClientMessage.decode("hello") }
+        #expect(throws: SignalingError.malformedMessage("bad value at type")) { try ClientMessage.decode(#"{"type":"dance"}"#) }
+        #expect(throws: SignalingError.messageTooLarge(ClientMessage.maximumSize + 1)) {
+            try ClientMessage.decode(String(repeating: " ", count: ClientMessage.maximumSize + 1))
+        }
+    }
+
+    /// Seeded mutations of valid messages either decode or throw ``SignalingError``.
+    @Test(arguments: [UInt64(7), 8])
+    func fuzzedClientMessages(seed: UInt64) {
+        var rng = SeededGenerator(seed: seed)
+        let valid = [#"{"type":"join","token":"a.b.c","autoSubscribe":false}"#, #"{"type":"publish","sdp":"v=0\r\n"}"#,
+                     #"{"type":"subscribe","tracks":["T1","T2"],"subscribe":false}"#, #"{"type":"mute","track":"T1","muted":true}"#,
+                     #"{"type":"leave"}"#]
+        var decoded = 0
+        for round in 0..<4000 {
+            var bytes = Array(valid[round % valid.count].utf8)
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                let i = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: bytes[i] = UInt8.random(in: 0...255, using: &rng)
+                case 1: bytes.remove(at: i); if bytes.isEmpty { bytes = [0x7b] }
+                default: bytes.insert(UInt8.random(in: 32...126, using: &rng), at: i)
+                }
+            }
+            let outcome = Result { () throws(SignalingError) in try ClientMessage.decode(String(decoding: bytes, as: UTF8.self)) }
+            if case .success = outcome { decoded += 1 }
+        }
+        #expect(decoded > 0)
+    }
+
+    @Test func mediaEventsBecomeServerMessages() {
+        let info = MediaTrackInfo(id: "T1", participant: "alice", kind: "video", streamID: nil, trackID: nil, simulcastLayers: 3, muted: false)
+        #expect(ServerMessage(.trackPublished(info)).track == info)
+        #expect(ServerMessage(.connectionState(.subscriber, .connected)).json()
+            == #"{"peerConnection":"subscriber","state":"connected","type":"connectionState"}"#)
+        #expect(ServerMessage(.activeSpeaker(nil)).json() == #"{"type":"activeSpeaker"}"#)
+    }
+}

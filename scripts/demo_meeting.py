@@ -2,12 +2,17 @@
 """The meeting half of `make demo`: drives a running local cluster over HTTP as an
 operator, a tenant admin and participants would, and prints where the meeting went.
 
-Usage: demo_meeting.py --demarc BIN --state DIR --nodes NODES.json --operator-token TOKEN
-NODES.json: [{"id": "fra-1", "region": ..., "jurisdiction": ..., "http": "http://127.0.0.1:18001", "pid": 123}, ...]
+Usage: demo_meeting.py --demarc BIN --state DIR
+DIR is a `demarc cluster up` state directory: its cluster.json names the nodes (id, region,
+jurisdiction, HTTP endpoint, pid), the operator token file and the operator key. The script
+asserts what it shows (exit status 1 when the cluster does not behave), so the tests run it too.
 """
 import argparse, json, os, signal, subprocess, sys, time, urllib.request, urllib.error
 
 BOLD, DIM, END = "\033[1m", "\033[2m", "\033[0m"
+# Report enums are encoded by their stable wire values (Sources/Transparency/LogEntry.swift).
+CATEGORIES = {1: "media", 2: "signaling", 3: "relay", 4: "logs", 5: "recordings", 6: "transparency"}
+REFUSALS = {1: "jurisdiction not allowed", 2: "e2ee unavailable", 3: "no capacity", 4: "draining", 5: "certificate invalid", 6: "policy unknown"}
 
 def step(text):
     print(f"\n{BOLD}== {text}{END}", flush=True)
@@ -54,14 +59,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--demarc", required=True)
     ap.add_argument("--state", required=True)
-    ap.add_argument("--nodes", required=True)
-    ap.add_argument("--operator-token", required=True)
-    ap.add_argument("--operator-key", required=True)
     args = ap.parse_args()
-    nodes = json.load(open(args.nodes))
+    cluster = json.load(open(os.path.join(args.state, "cluster.json")))
+    nodes = [{"id": n["id"], "region": n["region"], "jurisdiction": n["jurisdiction"],
+              "http": f"http://{n['http']['host']}:{n['http']['port']}", "pid": n["process"]["pid"]} for n in cluster["nodes"]]
     by_id = {n["id"]: n for n in nodes}
     us = next(n for n in nodes if n["jurisdiction"] == "US")
-    op = args.operator_token
+    op = open(cluster["operatorToken"]).read().strip()
+    args.operator_key = cluster["operatorKey"] + (".pub" if not cluster["operatorKey"].endswith(".pub") else "")
 
     step("A tenant with an EU-only policy (created at the US node, policy put at another; both reach every node)")
     status, t = call("POST", us["http"], "/v1/tenants", op, {"id": "acme-health"})
@@ -70,7 +75,10 @@ def main():
     policy = open("Topologies/policies/eu-only.yaml").read()
     eu_node = next(n for n in nodes if n["jurisdiction"] == "IE")
     eventually("the tenant to replicate", 15, lambda: call("PUT", eu_node["http"], "/v1/tenants/acme-health/policy", admin, raw=policy)[0] == 200)
-    print("  tenant acme-health, policy v1: media, signaling, relay, logs and transparency only in the EU; E2EE required")
+    for n in nodes:
+        eventually(f"the policy to reach {n['id']}", 15,
+                   lambda n=n: (lambda r: r[0] == 200 and r[1].get("version") == 1)(call("GET", n["http"], "/v1/tenants/acme-health/policy", admin)))
+    print("  tenant acme-health, policy v1 (media, signaling, relay, logs, transparency only in the EU; E2EE required), now on every node")
 
     step("A meeting with people in Germany, Ireland, France and the US, created at the US node")
     participants = [
@@ -106,7 +114,8 @@ def main():
     ch = next((n for n in nodes if n["jurisdiction"] == "CH"), None)
     status, t2 = call("POST", watcher["http"], "/v1/tenants", op, {"id": "helvetia-bank"})
     admin2 = t2["admin_token"]
-    assert call("PUT", watcher["http"], "/v1/tenants/helvetia-bank/policy", admin2, raw=open("Topologies/policies/swiss-only.json").read())[0] == 200
+    eventually("the Swiss tenant to be usable", 15,
+               lambda: call("PUT", watcher["http"], "/v1/tenants/helvetia-bank/policy", admin2, raw=open("Topologies/policies/swiss-only.json").read())[0] == 200)
     if ch:
         os.kill(ch["pid"], signal.SIGKILL)
         def gone():
@@ -128,8 +137,8 @@ def main():
         path = os.path.join(args.state, f"report-{entry['node']}.json")
         json.dump(entry["report"], open(path, "w"))
         s = entry["report"]["summary"]
-        where = sorted({f"{w['location']['node']} ({w['location']['jurisdiction']}): {', '.join(w['categories'])}" for w in s["processing"]})
-        refusals = [f"{x['location']['node']} refused ({x['reason']})" for x in s.get("refusals", [])]
+        where = sorted({f"{w['location']['node']} ({w['location']['jurisdiction']}): {', '.join(CATEGORIES.get(c, str(c)) for c in w['categories'])}" for w in s["processing"]})
+        refusals = [f"{x['location']['node']} refused ({REFUSALS.get(x['reason'], x['reason'])})" for x in s.get("refusals", [])]
         print(f"  {BOLD}{entry['node']}{END}'s log: " + ("; ".join(where + refusals) or "nothing"))
         v = subprocess.run([args.demarc, "transparency", "verify", path, "--key", args.operator_key], capture_output=True, text=True)
         verdict = (v.stdout.strip().splitlines() or [""])[0]

@@ -12,6 +12,9 @@ import AccessTokens
 import NodeHTTP
 import SodiumWrapper
 import Hummingbird
+import HummingbirdWebSocket
+import MediaNIO
+import MediaSignaling
 import ServiceLifecycle
 import NIOPosix
 public import Logging
@@ -87,16 +90,41 @@ public struct DemarcNode {
             apiBase: apiBase, mediaEndpoint: config.media.map { "\(advertiseHost):\($0.bind.port)" })
         await gossip.onMembershipChange { _ in Task { await service.reconcile() } }
 
-        // HTTP.
-        let router = Router()
+        // Media (the SFU), when node.yaml has a `media:` section.
+        var media: MediaServer?
+        if let m = config.media {
+            var mc = MediaServerConfiguration()
+            mc.bindHost = m.bind.host
+            mc.port = m.bind.port
+            // Host candidates must be reachable: the advertised address when the socket binds all interfaces.
+            if m.bind.host == "0.0.0.0" || m.bind.host == "::" { mc.announcedAddresses = [advertiseHost] }
+            var mediaLogger = logger
+            mediaLogger[metadataKey: "component"] = "media"
+            media = try MediaServer(configuration: mc, logger: mediaLogger)
+        }
+
+        // HTTP (with WebSocket upgrades for media signaling).
+        let router = Router(context: BasicWebSocketRequestContext.self)
         AdminRoutes(directory: directory, verifier: tokens, issuer: issuer, issuerName: tokenIssuer,
                     participantTokenSeconds: Int64(config.tokens.participantTokenSeconds),
                     auditor: PolicyHistoryAuditor(service: service), observer: TenantReplication(service: service)).register(on: router)
         TransparencyRoutes(log: log, tokens: tokens).register(on: router)
         NodeRoutes(service: service, tokens: tokens, gossip: gossip, metrics: metrics).register(on: router)
+        if let media {
+            RTCSignaling(media: media, verifier: tokens,
+                         node: ["node": nodeID, "region": setup.identity.region, "jurisdiction": setup.identity.jurisdiction],
+                         admit: { r in try await service.admitMediaSession(tenant: r.tenant, meeting: r.meeting, participant: r.participant) },
+                         observe: { r, change in
+                             await service.mediaSession(tenant: r.tenant, meeting: r.meeting, participant: r.participant, joined: change == .joined)
+                         }).register(on: router)
+        }
+        // The web client (plain files in Web/), when it is installed.
+        if let web = try? NodeSetup.locate(nil, env: "DEMARC_WEB", file: "index.html", directory: "Web", shared: "web/index.html") {
+            router.add(middleware: FileMiddleware(URL(fileURLWithPath: web).deletingLastPathComponent().path, searchForIndexHtml: true))
+        }
         var httpLogger = logger
         httpLogger[metadataKey: "component"] = "http"
-        let app = Application(router: router,
+        let app = Application(router: router, server: .http1WebSocketUpgrade(webSocketRouter: router),
                               configuration: .init(address: .hostname(config.http.bind.host, port: config.http.bind.port), serverName: "demarc/\(nodeID)"),
                               logger: httpLogger)
 
@@ -104,6 +132,9 @@ public struct DemarcNode {
         if let postgres { services.append(PostgresClientService(client: postgres)) }
         services += [
             GossipService(node: gossip, host: config.gossip.bind.host, port: config.gossip.bind.port),
+        ]
+        if let media { services.append(media) }
+        services += [
             app,
             PeriodicService(name: "reconcile", every: .seconds(1)) { await service.reconcile() },
             PeriodicService(name: "checkpoint", every: .seconds(30)) { _ = try? await log.checkpoint() },

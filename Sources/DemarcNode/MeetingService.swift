@@ -39,6 +39,8 @@ actor MeetingService {
     var replayGuard = PeerReplayGuard()
     /// Policy versions already logged as applied at this node, per meeting.
     var loggedPolicy: [Key: Int] = [:]
+    /// Meetings whose media this node has recorded as processed.
+    var mediaLogged: Set<Key> = []
     var draining = false
     var knownAlive: Set<String> = []
     /// Where participants reach this node: its HTTP API and its media port, when it has one.

@@ -105,16 +105,18 @@ public struct NodeSetup: Sendable {
                          catalog: catalog, regions: regions, keyring: keyring, tokenKey: tokenKey)
     }
 
-    /// The explicit path, `$ENV`, `./Topologies/FILE`, the source tree beside the binary, `/usr/share/demarc/FILE`.
-    public static func locate(_ explicit: String?, env: String, file: String) throws(NodeStartupError) -> String {
+    /// The explicit path, `$ENV`, `./DIRECTORY/FILE`, the source tree beside the binary,
+    /// `/usr/share/demarc/SHARED` (SHARED defaults to FILE).
+    public static func locate(_ explicit: String?, env: String, file: String, directory: String = "Topologies",
+                              shared: String? = nil) throws(NodeStartupError) -> String {
         if let explicit { return explicit }
         var candidates: [String] = []
         if let e = ProcessInfo.processInfo.environment[env] { candidates.append(e) }
-        candidates.append("Topologies/\(file)")
+        candidates.append("\(directory)/\(file)")
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        candidates.append(exe.appendingPathComponent("../../Topologies/\(file)").standardized.path)
-        candidates.append(exe.appendingPathComponent("../../../Topologies/\(file)").standardized.path)
-        candidates.append("/usr/share/demarc/\(file)")
+        candidates.append(exe.appendingPathComponent("../../\(directory)/\(file)").standardized.path)
+        candidates.append(exe.appendingPathComponent("../../../\(directory)/\(file)").standardized.path)
+        candidates.append("/usr/share/demarc/\(shared ?? file)")
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
         throw NodeStartupError("cannot find \(file); looked in: \(candidates.joined(separator: ", "))")
     }

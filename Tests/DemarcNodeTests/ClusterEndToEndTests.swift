@@ -44,6 +44,16 @@ import NodeTrust
         return verified
     }
 
+    /// Opens /v1/rtc with a participant token and prints the server's first message.
+    static let rtcRefusalProbe = """
+        import asyncio, json, sys, websockets
+        async def main():
+            async with websockets.connect(sys.argv[1] + "?token=" + sys.argv[2]) as ws:
+                await ws.send(json.dumps({"type": "join"}))
+                print(await asyncio.wait_for(ws.recv(), 10))
+        asyncio.run(main())
+        """
+
     /// A node-to-node request signed with `node`'s key, as that node would send it.
     func signed(_ c: LocalCluster, as node: String, _ method: String, to target: String, _ path: String, body: Data) async throws -> LocalCluster.Reply {
         let key = try KeyFile.decodeSecret(try String(contentsOfFile: c.path("\(node).key"), encoding: .utf8))
@@ -116,6 +126,43 @@ import NodeTrust
                                         json: ["identity": "eve@evil.example", "meeting": "consult-1"])
         #expect(outsider.status == 403 && outsider.json["code"] as? String == "identity_not_allowed")
         #expect(try await c.http("POST", "fra-1", "/v1/meetings/consult-1/join").status == 401)
+
+        // Media: an E2EE-required meeting is refused media (the SFU cannot yet verify SFrame), fail closed.
+        let refusedMedia = try c.runPython(["-c", Self.rtcRefusalProbe, "ws://127.0.0.1:\(c.nodes[edge["node"] as? String ?? ""]?.httpPort ?? 0)/v1/rtc", ben])
+        #expect(refusedMedia.contains("not_admitted") && refusedMedia.contains("e2ee"), "\(refusedMedia)")
+
+        // An `e2ee: off` tenant's meeting carries real media (aiortc) through its edge node,
+        // and that node's log records that it processed the meeting's media.
+        let open = try await c.http("POST", "fra-1", "/v1/tenants", token: operatorToken, json: ["id": "open-clinic"])
+        let openAdmin = try #require(open.json["admin_token"] as? String)
+        let openPolicy = "tenant: open-clinic\nversion: 1\njurisdictions: [EU]\ne2ee: off\nparticipants: { domains: [open.example] }\n"
+        try await c.eventually("open-clinic to accept its policy", within: .seconds(10)) {
+            (try? await c.http("PUT", "fra-1", "/v1/tenants/open-clinic/policy", token: openAdmin, body: openPolicy))?.status == 200
+        }
+        let huddle = try await c.http("POST", "fra-1", "/v1/meetings", token: openAdmin,
+                                      json: ["id": "huddle", "participants": ["pia", "quinn", "ravi"].map { ["id": "\($0)@open.example", "country": "DE"] }])
+        #expect(huddle.status == 201, "\(huddle.text)")
+        var mediaTokens: [String] = []
+        var mediaEdge = ""
+        for who in ["pia", "quinn", "ravi"] {
+            let t = try await c.http("POST", "fra-1", "/v1/tenants/open-clinic/tokens", token: openAdmin, json: ["identity": "\(who)@open.example", "meeting": "huddle"])
+            let token = try #require(t.json["token"] as? String)
+            let j = try await c.http("POST", "dub-1", "/v1/meetings/huddle/join", token: token)
+            mediaEdge = ((j.json["edge"] as? [String: Any])?["node"] as? String) ?? ""
+            mediaTokens.append(token)
+        }
+        #expect(Self.eu.contains(mediaEdge))
+        let interop = try c.runPython([LocalCluster.root.appendingPathComponent("Tests/Interop/interop.py").path,
+                                       "--url", "ws://127.0.0.1:\(c.nodes[mediaEdge]!.httpPort)/v1/rtc", "--publisher", mediaTokens[0],
+                                       "--subscriber", mediaTokens[1], "--subscriber", mediaTokens[2], "--seconds", "4", "--min-frames", "20"])
+        // interop.py exits non-zero on too few frames or long gaps; check its verdict too.
+        let verdict = interop.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+        let subscribers = verdict?["subscribers"] as? [[String: Any]] ?? []
+        #expect(subscribers.count == 2 && subscribers.allSatisfy { ($0["videoFrames"] as? Int ?? 0) >= 20 }, "\(interop)")
+        #expect((verdict?["node"] as? [String: Any])?["node"] as? String == mediaEdge)
+        let huddleReport = try await c.http("GET", mediaEdge, "/v1/meetings/huddle/transparency", token: openAdmin)
+        let edgeSummary = ((huddleReport.json["reports"] as? [[String: Any]])?.first { $0["node"] as? String == mediaEdge }?["report"] as? [String: Any])?["summary"] as? [String: Any]
+        #expect(edgeSummary?["mediaEndToEndEncrypted"] as? Bool == false, "\(huddleReport.text.prefix(400))")
 
         // Defence in depth: asked directly (a correctly signed node request) to serve the
         // meeting, the US node refuses, logs the refusal and counts it.

@@ -25,7 +25,7 @@ enum ClusterTestError: Error, CustomStringConvertible {
 /// `demarc cluster up` makes, built here with the CLI so the test exercises the same files.
 final class LocalCluster: @unchecked Sendable {
     struct NodeSpec { let id: String; let region: String; let jurisdiction: String }
-    struct Node { let spec: NodeSpec; let gossipPort: Int; let httpPort: Int; var process: Process? }
+    struct Node { let spec: NodeSpec; let gossipPort: Int; let httpPort: Int; let mediaPort: Int; var process: Process? }
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let binary: URL? = {
@@ -47,9 +47,9 @@ final class LocalCluster: @unchecked Sendable {
         try run(["operator", "keygen", "--out", path("operator.key")])
         try run(["node", "keygen", "--out", path("tokens.key")])
         try run(["keyring", "generate", "--out", path("gossip.keyring")])
-        let ports = try Self.freePorts(specs.count * 2)
+        let ports = try Self.freePorts(specs.count * 3)
         for (i, s) in specs.enumerated() {
-            nodes[s.id] = Node(spec: s, gossipPort: ports[2 * i], httpPort: ports[2 * i + 1], process: nil)
+            nodes[s.id] = Node(spec: s, gossipPort: ports[3 * i], httpPort: ports[3 * i + 1], mediaPort: ports[3 * i + 2], process: nil)
         }
         let seed = nodes[specs[0].id]!.gossipPort
         for s in specs {
@@ -69,6 +69,7 @@ final class LocalCluster: @unchecked Sendable {
                   keyring: gossip.keyring
                   push_pull_interval: 5s
                 http: { bind: 127.0.0.1:\(n.httpPort) }
+                media: { bind: 127.0.0.1:\(n.mediaPort) }
                 store: { kind: sqlite, path: data-\(s.id)/log.sqlite }
                 tokens: { issuer_key: tokens.key }
                 logging: { level: info }
@@ -86,6 +87,13 @@ final class LocalCluster: @unchecked Sendable {
         let r = try ProcessRun.run(exe, args, in: dir)
         guard r.status == 0 else { throw ClusterTestError.command(args.joined(separator: " "), r.status, r.err) }
         return r.out
+    }
+
+    /// Runs python3 (the interop clients); throws with its output when it exits non-zero.
+    func runPython(_ args: [String]) throws -> String {
+        let r = try ProcessRun.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + args, in: dir)
+        guard r.status == 0 else { throw ClusterTestError.command("python3 \(args.first ?? "")", r.status, r.out + r.err) }
+        return r.out + r.err
     }
 
     func start(_ id: String) throws {

@@ -50,7 +50,7 @@ test: testdeps
 	$(SWIFT) test
 
 ## The demo: validate the example policies, issue a node certificate, explain a placement.
-demo: deps
+demo: deps pydeps
 	$(SWIFT) build --product demarc
 	@bash scripts/demo.sh "$$($(SWIFT) build --show-bin-path)/demarc"
 

@@ -110,6 +110,30 @@ def main():
     show_placement(m2, by_id)
     assert all(by_id[n]["jurisdiction"] in ("DE", "IE") for n in m2["nodes"])
 
+    step("Real media: an aiortc publisher and two subscribers through their edge node (a tenant with e2ee: off)")
+    s_, ot = call("POST", watcher["http"], "/v1/tenants", op, {"id": "open-clinic"})
+    open_admin = ot["admin_token"]
+    open_policy = "tenant: open-clinic\nversion: 1\njurisdictions: [EU]\ne2ee: off\nparticipants: { domains: [open.example] }\n"
+    eventually("open-clinic's policy", 15, lambda: call("PUT", watcher["http"], "/v1/tenants/open-clinic/policy", open_admin, raw=open_policy)[0] == 200)
+    people = ["pia", "quinn", "ravi"]
+    status, h = call("POST", watcher["http"], "/v1/meetings", open_admin, {"id": "huddle", "participants": [{"id": f"{p}@open.example", "country": "DE"} for p in people]})
+    assert status == 201, (status, h)
+    tokens, edge = [], None
+    for p in people:
+        _, t = call("POST", watcher["http"], "/v1/tenants/open-clinic/tokens", open_admin, {"identity": f"{p}@open.example", "meeting": "huddle"})
+        _, j = call("POST", watcher["http"], "/v1/meetings/huddle/join", t["token"])
+        edge = j["edge"]
+        tokens.append(t["token"])
+    ws = edge["api"].replace("http://", "ws://") + "/v1/rtc"
+    r = subprocess.run([sys.executable, "Tests/Interop/interop.py", "--url", ws, "--publisher", tokens[0], "--subscriber", tokens[1],
+                        "--subscriber", tokens[2], "--seconds", "4", "--min-frames", "20"], capture_output=True, text=True)
+    result = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+    for sub in result.get("subscribers", []):
+        print(f"  {sub['name']}: {sub['videoFrames']} video frames {'/'.join(sub['resolutions'])}, {sub['audioFrames']} audio frames, "
+              f"longest gap {sub['maxGapSeconds']:.2f} s — via {edge['node']} ({edge['region']}, {edge['jurisdiction']})")
+    assert r.returncode == 0, r.stderr[-2000:]
+    print("  (an e2ee: required meeting is refused media until the SFU can verify SFrame: it fails closed)")
+
     step("A Swiss-only tenant after its only Swiss node is lost: refused with a typed error, never moved abroad")
     ch = next((n for n in nodes if n["jurisdiction"] == "CH"), None)
     status, t2 = call("POST", watcher["http"], "/v1/tenants", op, {"id": "helvetia-bank"})

@@ -7,6 +7,9 @@ extension MeetingService {
     struct CreateRequest: Codable, Sendable {
         var id: String
         var participants: [MeetingRecord.ParticipantSpec]
+        /// Set by the node that forwards a creation: its decision, which the home keeps when
+        /// still valid in its own view (loads spread by gossip may differ for a moment).
+        var proposal: MeetingRecord?
     }
 
     static func validMeetingID(_ s: String) -> Bool {
@@ -65,8 +68,12 @@ extension MeetingService {
         guard let home = await peer(decision.home.rawValue) else {
             throw MeetingError(.serviceUnavailable, "home_unreachable", "the chosen home node \(decision.home) is not reachable; retry")
         }
+        var forwarded = request
+        var proposal = MeetingRecord(tenant: tenant, id: request.id, policyVersion: policy.version, participants: request.participants, now: nowUnix)
+        proposal.apply(decision)
+        forwarded.proposal = proposal
         let reply: PeerClient.Reply
-        do { reply = try await client.call("POST", home, "/internal/v1/tenants/\(tenant)/meetings", body: encode(request)) } catch {
+        do { reply = try await client.call("POST", home, "/internal/v1/tenants/\(tenant)/meetings", body: encode(forwarded)) } catch {
             throw MeetingError(.serviceUnavailable, "home_unreachable", error.description)
         }
         return try Self.decodeReply(reply, as: MeetingRecord.self)
@@ -85,8 +92,16 @@ extension MeetingService {
         var refusedBy: Set<String> = []
         // A node that refuses (its own check disagrees with our view) is left out and we place again.
         for _ in 0..<4 {
-            let decision: PlacementDecision
-            do { decision = try engine.place(record.placementParticipants, policy: policy, in: view) } catch {
+            var decision: PlacementDecision
+            do {
+                decision = try engine.place(record.placementParticipants, policy: policy, in: view)
+                // Our view may rank nodes differently from the forwarder's for a moment (load
+                // is gossiped); its proposal, re-validated here by `replace` (which keeps the
+                // home and every edge that is still usable), is as compliant as ours.
+                if decision.home.rawValue != nodeID, let proposal = request.proposal, proposal.home == nodeID {
+                    decision = try engine.replace(proposal.decision, participants: record.placementParticipants, policy: policy, in: view)
+                }
+            } catch {
                 metrics.placements(result: error.code).increment()
                 throw Self.placementError(error)
             }

@@ -31,8 +31,16 @@ deps:
 ## Python packages for the interop tests (Tests/Interop): aiortc and websockets, from PyPI.
 ## Checked by importing them first, so a second run does not touch the network.
 PY_PACKAGES := aiortc==1.16.0 websockets
+## A Debian python3 refuses pip into its own site-packages (PEP 668); that install is
+## this machine's test tooling, so it is allowed explicitly when the plain one is refused.
 pydeps:
-	@python3 -c 'import aiortc, websockets' 2>/dev/null || python3 -m pip install --quiet $(PY_PACKAGES)
+	@if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then \
+	  echo "installing: python3 python3-pip"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3 python3-pip; \
+	fi
+	@python3 -c 'import aiortc, websockets' 2>/dev/null || python3 -m pip install --quiet $(PY_PACKAGES) \
+	  || python3 -m pip install --quiet --break-system-packages $(PY_PACKAGES)
 
 build: deps
 	$(SWIFT) build
@@ -49,7 +57,7 @@ test: testdeps
 	$(NODE) --test Tests/js/
 	$(SWIFT) test
 
-## The demo: validate the example policies, issue a node certificate, explain a placement.
+## The demo: a policy checked, then a real five-node cluster running meetings (scripts/demo.sh).
 demo: deps pydeps
 	$(SWIFT) build --product demarc
 	@bash scripts/demo.sh "$$($(SWIFT) build --show-bin-path)/demarc"

@@ -55,7 +55,7 @@ testdeps: deps pydeps
 
 test: testdeps
 	$(NODE) --test Tests/js/
-	$(SWIFT) test
+	$(SWIFT) test --no-parallel
 
 ## The demo: a policy checked, then a real five-node cluster running meetings (scripts/demo.sh).
 demo: deps pydeps

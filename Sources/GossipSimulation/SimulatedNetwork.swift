@@ -95,10 +95,11 @@ public final class SimulatedNetwork {
                                            capacity: 500, softwareVersion: "0.1.0", coordinate: nil))
         }
         let seeds = (0..<min(settings.seedCount, settings.nodeCount)).map(Self.endpoint)
+        let snapshot = MembershipSnapshot(states)
         for i in 0..<settings.nodeCount {
             var instance = try SWIMInstance(localState: states[i], seeds: seeds, settings: settings.gossip,
                                             randomSeed: settings.seed &+ UInt64(i) &* 0x9E37_79B9, now: now)
-            if settings.startConverged { instance.seedMembership(states, now: now) }
+            if settings.startConverged { instance.seedMembership(snapshot, now: now) }
             let security = PacketSecurity(keyring: keyring, localNodeID: states[i].nodeID, epoch: UInt64(unixOrigin))
             nodes.append(Node(instance: instance, security: security, endpoint: Self.endpoint(i)))
             indexByEndpoint[Self.endpoint(i)] = i

@@ -115,7 +115,7 @@ import Residency
         for i in 0..<9 {
             #expect(net.nodes[i].instance.members["node-9"] == nil)
             #expect(net.nodes[i].instance.members["node-10"] == nil)
-            #expect(!net.nodes[i].instance.makePushPull(kind: .pushPullRequest, join: false).states.contains { $0.nodeID == "node-9" })
+            #expect(!net.nodes[i].instance.makePushPullRequest(join: false).digests.contains { $0.nodeID == "node-9" })
         }
     }
 

@@ -277,35 +277,19 @@ public struct GossipPacketMessage: Equatable, Sendable {
               m.n_digests <= Self.maximumStates, m.n_coordinates <= Self.maximumStates else {
             throw .invalidValue(message: name, field: "updates", reason: "too many entries")
         }
-        var updates: [MemberUpdateMessage] = []
-        updates.reserveCapacity(m.n_updates)
-        for i in 0..<m.n_updates {
-            guard let p = m.updates[i] else { throw .missingField(message: name, field: "updates") }
-            updates.append(try MemberUpdateMessage(c: p.pointee))
+        updates = try CRead.messages(m.updates, count: m.n_updates, message: name, field: "updates") { c throws(WireError) in
+            try MemberUpdateMessage(c: c)
         }
-        self.updates = updates
-        var states: [NodeStateMessage] = []
-        states.reserveCapacity(m.n_states)
-        for i in 0..<m.n_states {
-            guard let p = m.states[i] else { throw .missingField(message: name, field: "states") }
-            states.append(try NodeStateMessage(c: p.pointee))
+        states = try CRead.messages(m.states, count: m.n_states, message: name, field: "states") { c throws(WireError) in
+            try NodeStateMessage(c: c)
         }
-        self.states = states
         join = m.join != 0
-        var digests: [MemberDigestMessage] = []
-        digests.reserveCapacity(m.n_digests)
-        for i in 0..<m.n_digests {
-            guard let p = m.digests[i] else { throw .missingField(message: name, field: "digests") }
-            digests.append(try MemberDigestMessage(c: p.pointee))
+        digests = try CRead.messages(m.digests, count: m.n_digests, message: name, field: "digests") { c throws(WireError) in
+            try MemberDigestMessage(c: c)
         }
-        self.digests = digests
-        var coordinates: [MemberCoordinateMessage] = []
-        coordinates.reserveCapacity(m.n_coordinates)
-        for i in 0..<m.n_coordinates {
-            guard let p = m.coordinates[i] else { throw .missingField(message: name, field: "coordinates") }
-            coordinates.append(try MemberCoordinateMessage(c: p.pointee))
+        coordinates = try CRead.messages(m.coordinates, count: m.n_coordinates, message: name, field: "coordinates") { c throws(WireError) in
+            try MemberCoordinateMessage(c: c)
         }
-        self.coordinates = coordinates
         pullBack = m.pull_back != 0
     }
 }

@@ -93,11 +93,17 @@ import NIOConcurrencyHelpers
         #expect(!channel.isActive)
     }
 
-    @Test func clientHandlerCompletesWithTheFirstFrameAndCloses() throws {
+    /// A connected channel with a client handler and the promise it completes.
+    func connectedClient() throws -> (EmbeddedChannel, EventLoopPromise<[UInt8]>) {
         let channel = EmbeddedChannel()
         let promise = channel.eventLoop.makePromise(of: [UInt8].self)
         try channel.pipeline.syncOperations.addHandler(PushPullClientHandler(response: promise))
         try channel.connect(to: SocketAddress(ipAddress: "10.0.0.1", port: 1)).wait()
+        return (channel, promise)
+    }
+
+    @Test func clientHandlerCompletesWithTheFirstFrameAndCloses() throws {
+        let (channel, promise) = try connectedClient()
         var response = channel.allocator.buffer(capacity: 2)
         response.writeBytes([4, 5])
         try channel.writeInbound(response)
@@ -106,19 +112,13 @@ import NIOConcurrencyHelpers
     }
 
     @Test func clientHandlerFailsWhenTheConnectionClosesFirst() throws {
-        let channel = EmbeddedChannel()
-        let promise = channel.eventLoop.makePromise(of: [UInt8].self)
-        try channel.pipeline.syncOperations.addHandler(PushPullClientHandler(response: promise))
-        try channel.connect(to: SocketAddress(ipAddress: "10.0.0.1", port: 1)).wait()
+        let (channel, promise) = try connectedClient()
         try channel.close().wait()
         #expect(throws: GossipTransportError.connectionClosed) { try promise.futureResult.wait() }
     }
 
     @Test func clientHandlerFailsAndForwardsAnError() throws {
-        let channel = EmbeddedChannel()
-        let promise = channel.eventLoop.makePromise(of: [UInt8].self)
-        try channel.pipeline.syncOperations.addHandler(PushPullClientHandler(response: promise))
-        try channel.connect(to: SocketAddress(ipAddress: "10.0.0.1", port: 1)).wait()
+        let (channel, promise) = try connectedClient()
         channel.pipeline.fireErrorCaught(Probe())
         #expect(throws: Probe.self) { try promise.futureResult.wait() }
         #expect(throws: Probe.self) { try channel.throwIfErrorCaught() }

@@ -11,26 +11,12 @@ import Gossip
 /// `GossipService` in a `ServiceGroup` over real UDP/TCP on 127.0.0.1: it starts, joins
 /// through a seed, and on graceful shutdown leaves, so the others see it as left (not dead).
 @Suite(.serialized) struct GossipServiceTests {
-    static func key() -> XChaCha20Poly1305.Key {
-        var b = [UInt8](repeating: 3, count: 32)
-        return try! XChaCha20Poly1305.Key(consuming: &b)
-    }
-
-    func eventually(within timeout: Duration, _ condition: () async -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return await condition()
-    }
-
     func node(_ i: Int, port: Int, seeds: [GossipEndpoint], settings: GossipSettings, group: any EventLoopGroup) throws -> GossipNode {
         let state = NodeStateMessage(nodeID: "svc-\(i)", address: "127.0.0.1", port: UInt32(port), region: "eu-de-fra",
                                      jurisdiction: "DE", certificate: nil, status: .alive, incarnation: 0, load: 0,
                                      capacity: 10, softwareVersion: "test", coordinate: nil)
         let instance = try SWIMInstance(localState: state, seeds: seeds, settings: settings, randomSeed: UInt64(i + 10), now: .zero)
-        return GossipNode(instance: instance, keyring: Keyring(primary: .init(id: "k", key: Self.key())), group: group)
+        return GossipNode(instance: instance, keyring: Keyring(primary: .init(id: "k", key: Loopback.key(3))), group: group)
     }
 
     @Test func serviceJoinsAndLeavesGracefullyOnShutdown() async throws {
@@ -39,12 +25,7 @@ import Gossip
         settings.probing.interval = .milliseconds(200)
         settings.probing.timeout = .milliseconds(80)
         settings.dissemination.gossipInterval = .milliseconds(50)
-        var ports: [Int] = []
-        for _ in 0..<3 {
-            let c = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
-            ports.append(c.localAddress!.port!)
-            try await c.close()
-        }
+        let ports = try await Loopback.freePorts(3, group: group)
         let seed = GossipEndpoint(host: "127.0.0.1", port: UInt16(ports[0]))
         let peers = [try node(0, port: ports[0], seeds: [], settings: settings, group: group),
                      try node(1, port: ports[1], seeds: [seed], settings: settings, group: group)]
@@ -55,7 +36,7 @@ import Gossip
                                                          logger: Logger(label: "test.gossip-service")))
         let running = Task { try await services.run() }
 
-        let joined = await eventually(within: .seconds(10)) {
+        let joined = await Loopback.eventually(within: .seconds(10)) {
             for p in peers where await p.instance.members["svc-2"]?.status != .alive { return false }
             return await member.instance.liveMemberCount == 2
         }
@@ -63,7 +44,7 @@ import Gossip
 
         await services.triggerGracefulShutdown()
         try await running.value
-        let left = await eventually(within: .seconds(5)) {
+        let left = await Loopback.eventually(within: .seconds(5)) {
             for p in peers where await p.instance.members["svc-2"]?.status != .left { return false }
             return true
         }

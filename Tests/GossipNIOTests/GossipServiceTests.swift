@@ -21,10 +21,7 @@ import Gossip
 
     @Test func serviceJoinsAndLeavesGracefullyOnShutdown() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var settings = GossipSettings()
-        settings.probing.interval = .milliseconds(200)
-        settings.probing.timeout = .milliseconds(80)
-        settings.dissemination.gossipInterval = .milliseconds(50)
+        let settings = Loopback.fastSettings
         let ports = try await Loopback.freePorts(3, group: group)
         let seed = GossipEndpoint(host: "127.0.0.1", port: UInt16(ports[0]))
         let peers = [try node(0, port: ports[0], seeds: [], settings: settings, group: group),

@@ -10,10 +10,7 @@ import Gossip
 @Suite(.serialized) struct GossipUDPTests {
     @Test func membersOnLoopbackDetectAKilledMemberAndSurviveKeyRotation() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var settings = GossipSettings()
-        settings.probing.interval = .milliseconds(200)
-        settings.probing.timeout = .milliseconds(80)
-        settings.dissemination.gossipInterval = .milliseconds(50)
+        var settings = Loopback.fastSettings
         settings.antiEntropy.pushPullInterval = .seconds(2)
         let count = 4
         let ports = try await Loopback.freePorts(count, group: group)

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import SodiumWrapper
+import Gossip
 
 /// What the loopback tests share: keys, free ports, and waiting for a condition.
 enum Loopback {
@@ -18,6 +19,16 @@ enum Loopback {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return await condition()
+    }
+
+    /// Protocol timings shortened for loopback (RTT well under a millisecond), so a test
+    /// sees joins, failures and leaves within seconds.
+    static var fastSettings: GossipSettings {
+        var settings = GossipSettings()
+        settings.probing.interval = .milliseconds(200)
+        settings.probing.timeout = .milliseconds(80)
+        settings.dissemination.gossipInterval = .milliseconds(50)
+        return settings
     }
 
     /// Free UDP ports, found by binding port 0 and releasing it.

@@ -38,7 +38,10 @@ public final class SimulatedNetwork {
         public let endpoint: GossipEndpoint
         public internal(set) var crashed = false
         public internal(set) var partition = 0
+        /// Everything sent: datagrams and push-pull frames.
         public internal(set) var bytesSent = 0
+        /// The push-pull (TCP) part of `bytesSent`: requests and responses.
+        public internal(set) var pushPullBytesSent = 0
         public internal(set) var packetsSent = 0
         var scheduledWakeup: GossipInstant?
     }
@@ -175,6 +178,7 @@ public final class SimulatedNetwork {
             guard let sealed = try? nodes[i].security.seal(response, nowUnixMilliseconds: unixMilliseconds,
                                                            maximumSize: PacketEnvelope.maximumFrameSize) else { return }
             nodes[i].bytesSent += sealed.count
+            nodes[i].pushPullBytesSent += sealed.count
             schedule(.pushPullResponse(sealed, to: from), after: latency(from: i, to: from))
         case let .pushPullResponse(bytes, i):
             guard !nodes[i].crashed else { return }
@@ -230,6 +234,7 @@ public final class SimulatedNetwork {
                 guard let bytes = try? nodes[i].security.seal(packet, nowUnixMilliseconds: unixMilliseconds,
                                                               maximumSize: PacketEnvelope.maximumFrameSize) else { continue }
                 nodes[i].bytesSent += bytes.count
+                nodes[i].pushPullBytesSent += bytes.count
                 guard let j = indexByEndpoint[endpoint] else { continue }
                 // A TCP exchange: connection set-up plus the request.
                 schedule(.pushPullRequest(bytes, from: i, to: j), after: latency(from: i, to: j) * 3)

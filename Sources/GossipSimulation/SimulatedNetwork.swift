@@ -138,6 +138,20 @@ public final class SimulatedNetwork {
 
     public func heal() { for i in nodes.indices { nodes[i].partition = 0 } }
 
+    /// Restarts a member as its process would after a crash: a fresh instance at
+    /// incarnation 0 that knows nobody, a new packet-security epoch, a join through the seeds.
+    public func restart(_ i: Int) throws {
+        var state = nodes[i].instance.localState
+        state.incarnation = 0
+        let instance = try SWIMInstance(localState: state, seeds: nodes[i].instance.seeds, settings: settings.gossip,
+                                        randomSeed: settings.seed &+ UInt64(i) &* 0x9E37_79B9 &+ UInt64(now.nanoseconds), now: now)
+        nodes[i].instance = instance
+        nodes[i].security = PacketSecurity(keyring: nodes[i].security.keyring, localNodeID: state.nodeID, epoch: UInt64(unixMilliseconds))
+        nodes[i].crashed = false
+        nodes[i].scheduledWakeup = nil
+        perform(nodes[i].instance.start(now: now), at: i)
+    }
+
     /// Changes a member's announced state (load, draining...) as its node would.
     public func updateState(of i: Int, _ change: (inout NodeStateMessage) -> Void) throws(GossipError) {
         let directives = try nodes[i].instance.updateLocalState(now: now, change)

@@ -29,16 +29,19 @@ let benchmarks: @Sendable () -> Void = {
     ]
     Benchmark.defaultConfiguration = .init(metrics: metrics, timeUnits: .seconds, warmupIterations: 0,
                                            scalingFactor: .one, maxDuration: .seconds(1), maxIterations: 1)
-    // (members, loss, steady-state window): the window covers at least one push-pull period
-    // at that size (30 s × (ceil(log2 N − 5) + 1): 90 s, 180 s, 270 s), so the digest
-    // exchanges are in the average, not missed.
-    let scenarios: [(Int, Double, Int)] = [
-        (100, 0, 300), (100, 0.05, 300), (100, 0.20, 300),
-        (1_000, 0, 240), (1_000, 0.05, 240), (1_000, 0.20, 240),
-        (5_000, 0, 300),
+    // (members, loss, steady-state window, slow): the window covers at least one push-pull
+    // period at that size (30 s × (ceil(log2 N − 5) + 1): 90 s, 180 s, 270 s), so the digest
+    // exchanges are in the average, not missed. A slow scenario (N = 1,000 at 20 % loss did
+    // not finish in 23 CPU-minutes) runs only with DEMARC_GOSSIP_BENCH_SLOW=1, so that one
+    // run of the target stays in minutes.
+    let scenarios: [(Int, Double, Int, Bool)] = [
+        (100, 0, 300, false), (100, 0.05, 300, false), (100, 0.20, 300, false),
+        (1_000, 0, 240, false), (1_000, 0.05, 240, false), (1_000, 0.20, 240, true),
+        (5_000, 0, 300, false),
     ]
-    for (nodes, loss, steady) in scenarios {
-        Benchmark("gossip N=\(nodes) loss=\(Int(loss * 100))%") { benchmark in
+    let runSlow = ProcessInfo.processInfo.environment["DEMARC_GOSSIP_BENCH_SLOW"] == "1"
+    for (nodes, loss, steady, slow) in scenarios {
+        Benchmark("gossip N=\(nodes) loss=\(Int(loss * 100))%", configuration: .init(skip: slow && !runSlow)) { benchmark in
             var scenario = GossipScenario(nodeCount: nodes, lossRate: loss, seed: 1)
             scenario.steadyDuration = .seconds(steady)
             scenario.crashObservation = .seconds(30)

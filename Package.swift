@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "Residency", targets: ["Residency"]),
         .library(name: "Placement", targets: ["Placement"]),
         .library(name: "NodeTrust", targets: ["NodeTrust"]),
+        // For Benchmarks/ (GossipBenchmarks runs the simulator's scenarios).
+        .library(name: "GossipSimulation", targets: ["GossipSimulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -255,6 +257,16 @@ let package = Package(
         ),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper", "NodeTrust", "Placement", "Residency"], swiftSettings: strictSettings),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "DemarcTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: strictSettings),
-        .testTarget(name: "GossipNIOTests", dependencies: ["GossipNIO", "Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "GossipNIOTests",
+            dependencies: [
+                "GossipNIO", "Gossip", "GossipSimulation", "ControlPlaneWire", "SodiumWrapper",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
     ]
 )

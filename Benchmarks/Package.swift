@@ -21,5 +21,14 @@ let package = Package(
             path: "Benchmarks/PlacementBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "GossipBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "GossipSimulation", package: "Demarc"),
+            ],
+            path: "Benchmarks/GossipBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -52,6 +52,18 @@ enum CRead {
         return s
     }
 
+    /// Decodes a protobuf-c repeated message field (`n` pointers, none may be null).
+    static func messages<C, T>(_ items: UnsafeMutablePointer<UnsafeMutablePointer<C>?>?, count n: Int, message: String, field: String,
+                               _ decode: (C) throws(WireError) -> T) throws(WireError) -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(n)
+        for i in 0..<n {
+            guard let p = items?[i] else { throw .missingField(message: message, field: field) }
+            out.append(try decode(p.pointee))
+        }
+        return out
+    }
+
     static func bytes(_ b: ProtobufCBinaryData) -> [UInt8] {
         guard b.len > 0, let data = b.data else { return [] }
         return Array(UnsafeBufferPointer(start: data, count: b.len))

@@ -78,6 +78,78 @@ public struct MemberUpdateMessage: Equatable, Sendable {
     }
 }
 
+/// `demarc.v1.MemberDigest`: what a push-pull requester knows about one member,
+/// so the responder sends full entries only for what differs.
+public struct MemberDigestMessage: Equatable, Sendable {
+    public var nodeID: String
+    public var incarnation: UInt64
+    /// The member's status as the requester sees it (`.draining` is an alive member that drains).
+    public var status: NodeStatusMessage
+    public var hasCertificate: Bool
+    public var hasCoordinate: Bool
+
+    public init(nodeID: String, incarnation: UInt64, status: NodeStatusMessage, hasCertificate: Bool, hasCoordinate: Bool) {
+        self.nodeID = nodeID
+        self.incarnation = incarnation
+        self.status = status
+        self.hasCertificate = hasCertificate
+        self.hasCoordinate = hasCoordinate
+    }
+
+    static let name = "MemberDigest"
+
+    func boxed(_ arena: CArena) -> UnsafeMutablePointer<Demarc__V1__MemberDigest> {
+        var m = Demarc__V1__MemberDigest()
+        demarc__v1__member_digest__init(&m)
+        m.node_id = arena.cString(nodeID)
+        m.incarnation = incarnation
+        m.status = Demarc__V1__NodeStatus(rawValue: status.rawValue)
+        m.has_certificate = hasCertificate ? 1 : 0
+        m.has_coordinate = hasCoordinate ? 1 : 0
+        return arena.box(m)
+    }
+
+    init(c m: Demarc__V1__MemberDigest) throws(WireError) {
+        nodeID = try CRead.string(m.node_id, message: Self.name, field: "node_id")
+        guard !nodeID.isEmpty else { throw .missingField(message: Self.name, field: "node_id") }
+        incarnation = m.incarnation
+        guard let status = NodeStatusMessage(rawValue: m.status.rawValue) else {
+            throw .invalidValue(message: Self.name, field: "status", reason: "unknown value \(m.status.rawValue)")
+        }
+        self.status = status
+        hasCertificate = m.has_certificate != 0
+        hasCoordinate = m.has_coordinate != 0
+    }
+}
+
+/// `demarc.v1.MemberCoordinate`: another member's cached Vivaldi coordinate.
+public struct MemberCoordinateMessage: Equatable, Sendable {
+    public var nodeID: String
+    public var coordinate: VivaldiCoordinateMessage
+
+    public init(nodeID: String, coordinate: VivaldiCoordinateMessage) {
+        self.nodeID = nodeID
+        self.coordinate = coordinate
+    }
+
+    static let name = "MemberCoordinate"
+
+    func boxed(_ arena: CArena) -> UnsafeMutablePointer<Demarc__V1__MemberCoordinate> {
+        var m = Demarc__V1__MemberCoordinate()
+        demarc__v1__member_coordinate__init(&m)
+        m.node_id = arena.cString(nodeID)
+        m.coordinate = coordinate.boxed(arena)
+        return arena.box(m)
+    }
+
+    init(c m: Demarc__V1__MemberCoordinate) throws(WireError) {
+        nodeID = try CRead.string(m.node_id, message: Self.name, field: "node_id")
+        guard !nodeID.isEmpty else { throw .missingField(message: Self.name, field: "node_id") }
+        guard let c = m.coordinate?.pointee else { throw .missingField(message: Self.name, field: "coordinate") }
+        coordinate = try VivaldiCoordinateMessage(c: c, message: Self.name)
+    }
+}
+
 /// `demarc.v1.GossipPacket`: everything one gossip datagram or push-pull frame carries.
 public struct GossipPacketMessage: Equatable, Sendable {
     public static let protocolVersion: UInt32 = 1
@@ -96,12 +168,19 @@ public struct GossipPacketMessage: Equatable, Sendable {
     public var updates: [MemberUpdateMessage]
     public var states: [NodeStateMessage]
     public var join: Bool
+    /// PUSH_PULL_REQUEST: every other member the sender knows, in digest form.
+    public var digests: [MemberDigestMessage]
+    /// PUSH_PULL_RESPONSE: cached coordinates the requester's digest said it lacks.
+    public var coordinates: [MemberCoordinateMessage]
+    /// PUSH_PULL_REQUEST sent because the peer's digest showed newer entries; answered, never pulled back.
+    public var pullBack: Bool
 
     public init(kind: GossipPacketKind, senderNodeID: String, protocolVersion: UInt32 = GossipPacketMessage.protocolVersion,
                 senderEpoch: UInt64 = 0, packetSequence: UInt64 = 0, sentAtUnixMilliseconds: Int64 = 0,
                 probeSequence: UInt32 = 0, targetNodeID: String = "", targetAddress: String = "", targetPort: UInt32 = 0,
                 coordinate: VivaldiCoordinateMessage? = nil, updates: [MemberUpdateMessage] = [],
-                states: [NodeStateMessage] = [], join: Bool = false) {
+                states: [NodeStateMessage] = [], join: Bool = false, digests: [MemberDigestMessage] = [],
+                coordinates: [MemberCoordinateMessage] = [], pullBack: Bool = false) {
         self.protocolVersion = protocolVersion
         self.kind = kind
         self.senderNodeID = senderNodeID
@@ -116,6 +195,9 @@ public struct GossipPacketMessage: Equatable, Sendable {
         self.updates = updates
         self.states = states
         self.join = join
+        self.digests = digests
+        self.coordinates = coordinates
+        self.pullBack = pullBack
     }
 
     static let name = "GossipPacket"
@@ -129,6 +211,12 @@ public struct GossipPacketMessage: Equatable, Sendable {
         }
         for u in updates { try u.validateEncodable() }
         for s in states { try s.validateEncodable() }
+        for d in digests where d.nodeID.hasInteriorNUL {
+            throw .invalidValue(message: MemberDigestMessage.name, field: "node_id", reason: "contains a NUL character")
+        }
+        for c in coordinates where c.nodeID.hasInteriorNUL {
+            throw .invalidValue(message: MemberCoordinateMessage.name, field: "node_id", reason: "contains a NUL character")
+        }
     }
 
     public func serialized() throws(WireError) -> [UInt8] {
@@ -152,6 +240,11 @@ public struct GossipPacketMessage: Equatable, Sendable {
         m.n_states = states.count
         m.states = arena.array(states.map { s in s.withC(arena) { arena.box($0) } }.map { Optional($0) })
         m.join = join ? 1 : 0
+        m.n_digests = digests.count
+        m.digests = arena.array(digests.map { Optional($0.boxed(arena)) })
+        m.n_coordinates = coordinates.count
+        m.coordinates = arena.array(coordinates.map { Optional($0.boxed(arena)) })
+        m.pull_back = pullBack ? 1 : 0
         return packMessage(&m, size: { demarc__v1__gossip_packet__get_packed_size($0) },
                            pack: { demarc__v1__gossip_packet__pack($0, $1) })
     }
@@ -180,24 +273,24 @@ public struct GossipPacketMessage: Equatable, Sendable {
         }
         targetPort = m.target_port
         coordinate = try m.coordinate.map { p throws(WireError) in try VivaldiCoordinateMessage(c: p.pointee, message: name) }
-        guard m.n_updates <= Self.maximumStates, m.n_states <= Self.maximumStates else {
+        guard m.n_updates <= Self.maximumStates, m.n_states <= Self.maximumStates,
+              m.n_digests <= Self.maximumStates, m.n_coordinates <= Self.maximumStates else {
             throw .invalidValue(message: name, field: "updates", reason: "too many entries")
         }
-        var updates: [MemberUpdateMessage] = []
-        updates.reserveCapacity(m.n_updates)
-        for i in 0..<m.n_updates {
-            guard let p = m.updates[i] else { throw .missingField(message: name, field: "updates") }
-            updates.append(try MemberUpdateMessage(c: p.pointee))
+        updates = try CRead.messages(m.updates, count: m.n_updates, message: name, field: "updates") { c throws(WireError) in
+            try MemberUpdateMessage(c: c)
         }
-        self.updates = updates
-        var states: [NodeStateMessage] = []
-        states.reserveCapacity(m.n_states)
-        for i in 0..<m.n_states {
-            guard let p = m.states[i] else { throw .missingField(message: name, field: "states") }
-            states.append(try NodeStateMessage(c: p.pointee))
+        states = try CRead.messages(m.states, count: m.n_states, message: name, field: "states") { c throws(WireError) in
+            try NodeStateMessage(c: c)
         }
-        self.states = states
         join = m.join != 0
+        digests = try CRead.messages(m.digests, count: m.n_digests, message: name, field: "digests") { c throws(WireError) in
+            try MemberDigestMessage(c: c)
+        }
+        coordinates = try CRead.messages(m.coordinates, count: m.n_coordinates, message: name, field: "coordinates") { c throws(WireError) in
+            try MemberCoordinateMessage(c: c)
+        }
+        pullBack = m.pull_back != 0
     }
 }
 

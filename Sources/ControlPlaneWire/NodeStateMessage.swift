@@ -84,16 +84,7 @@ public struct NodeStateMessage: Equatable, Sendable {
         m.load = load
         m.capacity = capacity
         m.software_version = arena.cString(softwareVersion)
-        if let coordinate {
-            var c = Demarc__V1__VivaldiCoordinate()
-            demarc__v1__vivaldi_coordinate__init(&c)
-            c.n_vector = coordinate.vector.count
-            c.vector = arena.array(coordinate.vector)
-            c.height = coordinate.height
-            c.error = coordinate.error
-            c.adjustment = coordinate.adjustment
-            m.coordinate = arena.box(c)
-        }
+        if let coordinate { m.coordinate = coordinate.boxed(arena) }
         m.api_port = apiPort
         m.media_port = mediaPort
         return body(&m)
@@ -119,19 +110,7 @@ public struct NodeStateMessage: Equatable, Sendable {
         load = m.load
         capacity = m.capacity
         softwareVersion = try CRead.string(m.software_version, message: name, field: "software_version")
-        if let c = m.coordinate?.pointee {
-            guard c.n_vector <= VivaldiCoordinateMessage.maximumDimensions else {
-                throw .invalidValue(message: name, field: "coordinate.vector", reason: "\(c.n_vector) dimensions")
-            }
-            let vector = c.n_vector == 0 ? [] : Array(UnsafeBufferPointer(start: c.vector, count: c.n_vector))
-            let all = vector + [c.height, c.error, c.adjustment]
-            guard all.allSatisfy(\.isFinite) else {
-                throw .invalidValue(message: name, field: "coordinate", reason: "not a finite number")
-            }
-            coordinate = VivaldiCoordinateMessage(vector: vector, height: c.height, error: c.error, adjustment: c.adjustment)
-        } else {
-            coordinate = nil
-        }
+        coordinate = try m.coordinate.map { p throws(WireError) in try VivaldiCoordinateMessage(c: p.pointee, message: name) }
         for (field, value) in [("api_port", m.api_port), ("media_port", m.media_port)] where value > UInt32(UInt16.max) {
             throw .invalidValue(message: name, field: field, reason: "\(value) is not a port")
         }

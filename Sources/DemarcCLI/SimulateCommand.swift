@@ -79,7 +79,7 @@ struct SimulateCommand: ParsableCommand {
             lines += [
                 "  false positives (live members declared dead): \(r.falsePositives) (\(String(format: "%.3f", r.falsePositivesPerMemberHour)) per member-hour)",
                 "  false suspicions (refuted): \(r.falseSuspicions)",
-                "  bytes sent per member: \(String(format: "%.0f", r.steadyBytesPerSecondPerMember)) B/s steady, \(String(format: "%.0f", r.churnBytesPerSecondPerMember)) B/s while churning",
+                "  bytes sent per member: \(String(format: "%.0f", r.steadyBytesPerSecondPerMember)) B/s steady (push-pull \(String(format: "%.0f", r.steadyPushPullBytesPerSecondPerMember))), \(String(format: "%.0f", r.churnBytesPerSecondPerMember)) B/s while churning",
                 "  packets dropped by authentication/replay checks: \(r.packetsDropped)",
                 "  \(String(format: "%.0f", r.simulatedSeconds)) s simulated in \(String(format: "%.0f", wallSeconds)) s",
             ]

@@ -2,7 +2,7 @@ public import Placement
 public import Residency
 public import SodiumWrapper
 import NodeTrust
-import ControlPlaneWire
+public import ControlPlaneWire
 
 /// What the gossip layer hands to placement: verified members and an RTT estimator.
 ///

@@ -38,6 +38,10 @@ public struct GossipSettings: Sendable, Equatable {
         /// `fanout` random members this often (only while there is something to send).
         public var gossipInterval: Duration = .milliseconds(100)
         public var fanout: Int = 4
+        /// Members declared dead are still gossiped to for this long, so one that was wrongly
+        /// declared dead (a long pause, a one-way partition) learns it and refutes
+        /// (memberlist's GossipToTheDeadTime; zero turns it off).
+        public var gossipToTheDeadTime: Duration = .seconds(30)
         /// Largest UDP payload sent, encryption envelope included.
         public var maximumPacketSize: Int = 1_400
         public init() {}
@@ -87,6 +91,7 @@ public struct GossipSettings: Sendable, Equatable {
         guard dissemination.retransmitMultiplier >= 1 else { throw fail("dissemination.retransmitMultiplier", "must be at least 1") }
         guard dissemination.gossipInterval > .zero else { throw fail("dissemination.gossipInterval", "must be positive") }
         guard dissemination.fanout >= 1 else { throw fail("dissemination.fanout", "must be at least 1") }
+        guard dissemination.gossipToTheDeadTime >= .zero else { throw fail("dissemination.gossipToTheDeadTime", "must not be negative") }
         guard (512...65_000).contains(dissemination.maximumPacketSize) else {
             throw fail("dissemination.maximumPacketSize", "must be between 512 and 65000 bytes")
         }

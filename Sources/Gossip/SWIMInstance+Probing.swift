@@ -25,7 +25,7 @@ extension SWIMInstance {
         if now >= nextPushPullAt {
             if !isLeaving, let peer = randomMembers(count: 1, excluding: []).first {
                 counters.pushPullsStarted += 1
-                d.append(.pushPull(makePushPull(kind: .pushPullRequest, join: false), to: peer.endpoint))
+                d.append(.pushPull(makePushPullRequest(join: false), to: peer.endpoint))
             }
             nextPushPullAt = now + pushPullInterval.scaled(0.75 + 0.5 * random.unit())
         }
@@ -142,9 +142,14 @@ extension SWIMInstance {
 
     // MARK: Dissemination
 
-    /// Sends pending updates to `fanout` random members (alive or suspect).
+    /// Sends pending updates to `fanout` random members: alive, suspect, or declared dead less
+    /// than `gossipToTheDeadTime` ago, so a member wrongly declared dead hears it and refutes
+    /// (memberlist's GossipToTheDeadTime).
     mutating func gossipRound(now: GossipInstant, into d: inout [GossipDirective]) {
-        let targets = randomMembers(count: settings.dissemination.fanout, excluding: [], statuses: [.alive, .suspect])
+        let cutoff = now - settings.dissemination.gossipToTheDeadTime
+        let targets = randomMembers(count: settings.dissemination.fanout, excluding: [], statuses: [.alive, .suspect, .dead]) {
+            $0.status != .dead || $0.statusChangedAt > cutoff
+        }
         for t in targets {
             guard !broadcasts.isEmpty else { break }
             let packet = makePacket(GossipPacketMessage(kind: .gossip, senderNodeID: localNodeID), to: t.nodeID)
@@ -182,16 +187,25 @@ extension SWIMInstance {
     /// Seeds that are not alive in our view get a join push-pull (memberlist#243).
     mutating func retrySeeds(into d: inout [GossipDirective]) {
         guard !seeds.isEmpty else { return }
-        var alive: Set<GossipEndpoint> = []
-        for m in members.values where m.status == .alive || m.status == .suspect { alive.insert(m.endpoint) }
-        for seed in seeds where !alive.contains(seed) {
+        // One pass comparing against the few seeds (no set of N endpoints: this runs on every node).
+        var missing = seeds
+        for m in members.values where m.status == .alive || m.status == .suspect {
+            let port = UInt16(clamping: m.state.port)
+            if let k = missing.firstIndex(where: { $0.port == port && $0.host == m.state.address }) {
+                missing.remove(at: k)
+                if missing.isEmpty { return }
+            }
+        }
+        for seed in missing {
             counters.joinAttempts += 1
-            d.append(.pushPull(makePushPull(kind: .pushPullRequest, join: true), to: seed))
+            d.append(.pushPull(makePushPullRequest(join: true), to: seed))
         }
     }
 
     /// Forgets dead and left members after the tombstone period (memberlist#253).
     mutating func reap(now: GossipInstant, into d: inout [GossipDirective]) {
+        // Every member that is not alive or suspect is a tombstone; usually there are none.
+        guard members.count > liveMembers else { return }
         let cutoff = now - settings.antiEntropy.tombstoneDuration
         var reaped: [String] = []
         for m in members.values where (m.status == .dead || m.status == .left) && m.statusChangedAt <= cutoff {

@@ -29,7 +29,7 @@ extension SWIMInstance {
         if let c = packet.coordinate, members[packet.senderNodeID] != nil { cacheCoordinate(c, of: packet.senderNodeID) }
         counters.pingsAnswered += 1
         let ack = GossipPacketMessage(kind: .ack, senderNodeID: localNodeID, probeSequence: packet.probeSequence,
-                                      coordinate: vivaldi.coordinate.message)
+                                      coordinate: vivaldi.coordinate)
         d.append(.send(makePacket(ack, to: packet.senderNodeID), to: source))
     }
 
@@ -44,7 +44,7 @@ extension SWIMInstance {
                             nackAt: now + timeout.scaled(settings.probing.nackFraction),
                             expiresAt: now + settings.probing.interval * 2)
         let ping = GossipPacketMessage(kind: .ping, senderNodeID: localNodeID, probeSequence: seq,
-                                       targetNodeID: packet.targetNodeID, coordinate: vivaldi.coordinate.message)
+                                       targetNodeID: packet.targetNodeID, coordinate: vivaldi.coordinate)
         let target = GossipEndpoint(host: packet.targetAddress, port: UInt16(packet.targetPort))
         d.append(.send(makePacket(ping, to: packet.targetNodeID), to: target))
     }
@@ -57,7 +57,7 @@ extension SWIMInstance {
             adjustLocalHealth(by: -1)
             // Only a direct answer measures the round trip to the target (Serf).
             if packet.senderNodeID == p.target, let c = packet.coordinate {
-                let coordinate = VivaldiCoordinate(c)
+                let coordinate = c
                 cacheCoordinate(c, of: p.target)
                 vivaldi.update(node: p.target, other: coordinate, rttMilliseconds: (now - p.sentAt).gossipMilliseconds)
             }
@@ -71,7 +71,7 @@ extension SWIMInstance {
 
     mutating func cacheCoordinate(_ c: VivaldiCoordinateMessage, of id: String) {
         guard c.vector.count == vivaldi.settings.dimensionality else { return }
-        coordinates[id] = VivaldiCoordinate(c)
+        coordinates[id] = c
     }
 
     // MARK: Merging updates (SWIM §4.2)
@@ -117,6 +117,13 @@ extension SWIMInstance {
         if brief, let known = members[state.nodeID]?.state.certificate { state.certificate = known }
         guard !state.nodeID.isEmpty, state.port <= UInt32(UInt16.max) else { counters.unexpectedPackets += 1; return }
         if let existing = members[state.nodeID] {
+            if inc == existing.incarnation, existing.state.certificate == nil, let certificate = state.certificate,
+               existing.status == .alive || existing.status == .suspect {
+                // A member first learned from a refutation (no certificate) gets it from push-pull.
+                members[state.nodeID]!.state.certificate = certificate
+                d.append(.memberStateUpdated(nodeID: state.nodeID, incarnation: inc))
+                return
+            }
             guard inc > existing.incarnation else { return }
             let previous = existing.status
             members[state.nodeID] = Member(state: state, status: .alive, incarnation: inc,
@@ -193,39 +200,118 @@ extension SWIMInstance {
         d.append(.membershipChanged(MembershipChange(nodeID: id, previousStatus: previous, status: m.status, incarnation: inc)))
     }
 
-    // MARK: Push-pull anti-entropy
+    // MARK: Push-pull anti-entropy (digest exchange; docs/gossip.md "Anti-entropy")
 
-    /// Full state: this node and every member it knows, tombstones included, with
-    /// the coordinates it has cached.
-    func makePushPull(kind: GossipPacketKind, join: Bool) -> GossipPacketMessage {
-        var states: [NodeStateMessage] = []
-        states.reserveCapacity(members.count + 1)
-        states.append(localStateWithCoordinate)
+    /// A push-pull request: this node's own full state with its coordinate, and a digest
+    /// (ID, incarnation, status, whether it holds a certificate and a coordinate) of every
+    /// other member it knows, tombstones included. ~20 bytes per member instead of ~430.
+    func makePushPullRequest(join: Bool, pullBack: Bool = false) -> GossipPacketMessage {
+        var digests: [MemberDigestMessage] = []
+        digests.reserveCapacity(members.count)
         for m in members.values {
-            var s = m.state
-            s.incarnation = m.incarnation
-            switch m.status {
-            case .alive: break // the member's own .alive or .draining
-            case .suspect: s.status = .suspect
-            case .dead: s.status = .dead
-            case .left: s.status = .left
-            }
-            s.coordinate = coordinates[m.nodeID]?.message
-            states.append(s)
+            digests.append(MemberDigestMessage(nodeID: m.nodeID, incarnation: m.incarnation, status: m.announcedStatus,
+                                               hasCertificate: m.state.certificate != nil,
+                                               hasCoordinate: coordinates[m.nodeID] != nil))
         }
-        return GossipPacketMessage(kind: kind, senderNodeID: localNodeID, states: states, join: join)
+        return GossipPacketMessage(kind: .pushPullRequest, senderNodeID: localNodeID, states: [localStateWithCoordinate],
+                                   join: join, digests: digests, pullBack: pullBack)
+    }
+
+    /// Which side of a push-pull holds the newer entry for one member.
+    enum DigestComparison { case same, oursNewer, theirsNewer }
+
+    /// Orders two views of one member: by incarnation, then by status (alive < suspect <
+    /// dead = left, as SWIM §4.2 overrides), then by who holds the certificate.
+    static func compare(incarnation a: UInt64, status sa: NodeStatusMessage, certificate ca: Bool,
+                        with b: UInt64, _ sb: NodeStatusMessage, _ cb: Bool) -> DigestComparison {
+        func rank(_ s: NodeStatusMessage) -> Int {
+            switch s {
+            case .unspecified, .alive, .draining: 0
+            case .suspect: 1
+            case .dead, .left: 2
+            }
+        }
+        if a != b { return a > b ? .oursNewer : .theirsNewer }
+        if rank(sa) != rank(sb) { return rank(sa) > rank(sb) ? .oursNewer : .theirsNewer }
+        if ca != cb { return ca ? .oursNewer : .theirsNewer }
+        return .same
+    }
+
+    /// The response to `request`: our own full state, the full entries the requester's
+    /// digest shows as missing or older, and the cached coordinates it lacks. Also says
+    /// whether the requester holds anything newer than we do (then we pull it back).
+    func makePushPullResponse(to request: GossipPacketMessage) -> (response: GossipPacketMessage, requesterIsNewer: Bool) {
+        var theirs: [String: MemberDigestMessage] = [:]
+        theirs.reserveCapacity(request.digests.count)
+        for digest in request.digests { theirs[digest.nodeID] = digest }
+        // The requester's own entry is its full state, which it knows best.
+        if let own = request.states.first, own.nodeID == request.senderNodeID {
+            theirs[own.nodeID] = MemberDigestMessage(nodeID: own.nodeID, incarnation: own.incarnation, status: own.status,
+                                                     hasCertificate: own.certificate != nil, hasCoordinate: own.coordinate != nil)
+        }
+        var states = [localStateWithCoordinate]
+        var sentCoordinates: [MemberCoordinateMessage] = []
+        var requesterIsNewer = false
+        for m in members.values {
+            let digest = theirs.removeValue(forKey: m.nodeID)
+            // What the requester holds newer about itself arrives in its own state, merged from the request.
+            let isRequester = m.nodeID == request.senderNodeID
+            let comparison: DigestComparison
+            if let digest {
+                comparison = Self.compare(incarnation: m.incarnation, status: m.announcedStatus, certificate: m.state.certificate != nil,
+                                          with: digest.incarnation, digest.status, digest.hasCertificate)
+            } else {
+                // Unknown to the requester; a departure it never saw is not worth teaching.
+                comparison = m.status == .left ? .same : .oursNewer
+            }
+            let coordinate = coordinates[m.nodeID]
+            switch comparison {
+            case .oursNewer:
+                var s = m.announcedState
+                s.coordinate = coordinate
+                states.append(s)
+                continue
+            case .theirsNewer:
+                if !isRequester { requesterIsNewer = true }
+            case .same:
+                break
+            }
+            if let digest, let coordinate, !digest.hasCoordinate, m.status != .dead, m.status != .left {
+                sentCoordinates.append(MemberCoordinateMessage(nodeID: m.nodeID, coordinate: coordinate))
+            }
+            if !isRequester, let digest, digest.hasCoordinate, coordinate == nil, m.status == .alive || m.status == .suspect {
+                requesterIsNewer = true
+            }
+        }
+        // Members the requester knows and we do not.
+        for digest in theirs.values where digest.nodeID != localNodeID && digest.status != .left { requesterIsNewer = true; break }
+        let response = GossipPacketMessage(kind: .pushPullResponse, senderNodeID: localNodeID, states: states,
+                                           coordinates: sentCoordinates)
+        return (response, requesterIsNewer)
     }
 
     /// Handles a push-pull request that arrived over TCP; the shell writes the returned response back.
+    /// When the requester's digest shows entries newer than ours, the directives include a
+    /// pull-back request to it (never in answer to a pull-back, so exchanges cannot ping-pong).
     public mutating func receivePushPullRequest(_ packet: GossipPacketMessage, now: GossipInstant) -> (response: GossipPacketMessage, directives: [GossipDirective]) {
         guard packet.kind == .pushPullRequest, packet.senderNodeID != localNodeID else {
             counters.unexpectedPackets += 1
-            return (makePushPull(kind: .pushPullResponse, join: false), [])
+            return (GossipPacketMessage(kind: .pushPullResponse, senderNodeID: localNodeID, states: [localStateWithCoordinate]), [])
         }
         // Answer with our state as it was before merging, as memberlist does.
-        let response = makePushPull(kind: .pushPullResponse, join: false)
+        let (response, requesterIsNewer) = makePushPullResponse(to: packet)
         var d: [GossipDirective] = []
         merge(packet, now: now, into: &d)
+        // The requester's view of us: a restarted node lifts its incarnation above it (SWIM §4.2).
+        if let mine = packet.digests.first(where: { $0.nodeID == localNodeID }), !isLeaving,
+           mine.incarnation > incarnation || (mine.incarnation == incarnation && ![.alive, .draining, .unspecified].contains(mine.status)) {
+            refute(incarnation: mine.incarnation)
+        }
+        if requesterIsNewer, !packet.pullBack, !isLeaving, let requester = packet.states.first, requester.nodeID == packet.senderNodeID {
+            counters.pullBacks += 1
+            d.append(.pushPull(makePushPullRequest(join: false, pullBack: true),
+                               to: GossipEndpoint(host: requester.address, port: UInt16(clamping: requester.port))))
+        }
         return (response, d)
     }
 
@@ -245,8 +331,8 @@ extension SWIMInstance {
         counters.pushPullsFailed += 1
     }
 
-    /// Merges remote state by incarnation. A remote "dead" becomes a local suspicion,
-    /// so a member wrongly declared dead elsewhere still gets the chance to refute.
+    /// Merges remote full states by incarnation, then fills coordinate gaps. A remote "dead"
+    /// becomes a local suspicion, so a member wrongly declared dead elsewhere can still refute.
     mutating func merge(_ packet: GossipPacketMessage, now: GossipInstant, into d: inout [GossipDirective]) {
         for state in packet.states {
             // The sender's own coordinate is fresh; others' only fill gaps in our cache.
@@ -269,6 +355,10 @@ extension SWIMInstance {
                 if members[state.nodeID] == nil { continue }
                 applyDead(nodeID: state.nodeID, incarnation: state.incarnation, from: state.nodeID, left: true, now: now, into: &d)
             }
+        }
+        for entry in packet.coordinates where entry.nodeID != localNodeID && coordinates[entry.nodeID] == nil {
+            guard let m = members[entry.nodeID], m.status == .alive || m.status == .suspect else { continue }
+            cacheCoordinate(entry.coordinate, of: entry.nodeID)
         }
     }
 }

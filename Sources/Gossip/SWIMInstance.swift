@@ -151,7 +151,7 @@ public struct SWIMInstance: Sendable {
     /// This node's own full state with its current coordinate, as push-pull carries it.
     var localStateWithCoordinate: NodeStateMessage {
         var s = localState
-        s.coordinate = vivaldi.coordinate.message
+        s.coordinate = vivaldi.coordinate
         return s
     }
 
@@ -161,7 +161,7 @@ public struct SWIMInstance: Sendable {
     public mutating func start(now: GossipInstant) -> [GossipDirective] {
         var d: [GossipDirective] = []
         d.reserveCapacity(seeds.count)
-        for seed in seeds { d.append(.pushPull(makePushPull(kind: .pushPullRequest, join: true), to: seed)) }
+        for seed in seeds { d.append(.pushPull(makePushPullRequest(join: true), to: seed)) }
         counters.joinAttempts += seeds.count
         return d
     }
@@ -262,13 +262,14 @@ public struct SWIMInstance: Sendable {
 
     /// Up to `count` distinct random members with one of `statuses`. Samples positions of the
     /// probe order (O(count) expected); falls back to a full scan when few members qualify.
-    mutating func randomMembers(count: Int, excluding: Set<String>, statuses: Set<MemberStatus> = [.alive]) -> [Member] {
+    mutating func randomMembers(count: Int, excluding: Set<String>, statuses: Set<MemberStatus> = [.alive],
+                                admit: (Member) -> Bool = { _ in true }) -> [Member] {
         guard count > 0, !probeOrder.isEmpty else { return [] }
         var picked: [Member] = []
         var ids: Set<String> = []
         for _ in 0..<(count * 8) where picked.count < count {
             let id = probeOrder[Int(random.next() % UInt64(probeOrder.count))]
-            guard !ids.contains(id), !excluding.contains(id), let m = members[id], statuses.contains(m.status) else { continue }
+            guard !ids.contains(id), !excluding.contains(id), let m = members[id], statuses.contains(m.status), admit(m) else { continue }
             ids.insert(id)
             picked.append(m)
         }
@@ -276,7 +277,7 @@ public struct SWIMInstance: Sendable {
         // Reservoir sampling over the whole table.
         var candidates: [Member] = []
         var seen = 0
-        for m in members.values where statuses.contains(m.status) && !excluding.contains(m.nodeID) {
+        for m in members.values where statuses.contains(m.status) && !excluding.contains(m.nodeID) && admit(m) {
             seen += 1
             if candidates.count < count {
                 candidates.append(m)
@@ -321,6 +322,8 @@ public struct GossipCounters: Sendable, Equatable {
     public var gossipPacketsSent = 0
     public var pushPullsStarted = 0
     public var pushPullsFailed = 0
+    /// Push-pulls started because a requester's digest showed entries newer than ours.
+    public var pullBacks = 0
     public var joinAttempts = 0
     public var membersReaped = 0
     /// Updates refused because they could not fit one datagram.
@@ -334,17 +337,44 @@ extension SWIMInstance {
     /// snapshot, and for simulations that start from an already converged cluster.
     /// Members already known are left alone.
     public mutating func seedMembership(_ states: [NodeStateMessage], now: GossipInstant) {
-        for var state in states where state.nodeID != localNodeID && members[state.nodeID] == nil {
-            if let c = state.coordinate { cacheCoordinate(c, of: state.nodeID) }
-            state.coordinate = nil
-            if state.status != .draining { state.status = .alive }
-            members[state.nodeID] = Member(state: state, status: .alive, incarnation: state.incarnation, statusChangedAt: now)
+        seedMembership(MembershipSnapshot(states), now: now)
+    }
+
+    /// Seeds members from a snapshot built once: instances seeded from the same snapshot
+    /// share each member's state instead of copying it (the simulator's N tables).
+    public mutating func seedMembership(_ snapshot: MembershipSnapshot, now: GossipInstant) {
+        members.reserveCapacity(members.count + snapshot.boxes.count)
+        for (box, coordinate) in zip(snapshot.boxes, snapshot.coordinates)
+        where box.state.nodeID != localNodeID && members[box.state.nodeID] == nil {
+            if let coordinate { cacheCoordinate(coordinate, of: box.state.nodeID) }
+            members[box.state.nodeID] = Member(sharing: box, status: .alive, incarnation: box.state.incarnation, statusChangedAt: now)
             liveMembers += 1
-            probeOrder.append(state.nodeID)
+            probeOrder.append(box.state.nodeID)
         }
         probeOrder.shuffle(using: &random)
         probeIndex = 0
         // Spread the first push-pull over one (size-scaled) interval.
         nextPushPullAt = now + pushPullInterval.scaled(random.unit())
+    }
+}
+
+/// Members' states prepared once for `SWIMInstance.seedMembership`: every instance seeded
+/// from one snapshot shares the states (and their certificate bytes) instead of copying them.
+public struct MembershipSnapshot: Sendable {
+    let boxes: [StateBox]
+    let coordinates: [VivaldiCoordinate?]
+
+    public init(_ states: [NodeStateMessage]) {
+        var boxes: [StateBox] = [], coordinates: [VivaldiCoordinate?] = []
+        boxes.reserveCapacity(states.count)
+        coordinates.reserveCapacity(states.count)
+        for var state in states {
+            coordinates.append(state.coordinate)
+            state.coordinate = nil
+            if state.status != .draining { state.status = .alive }
+            boxes.append(StateBox(state))
+        }
+        self.boxes = boxes
+        self.coordinates = coordinates
     }
 }

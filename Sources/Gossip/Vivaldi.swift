@@ -2,27 +2,10 @@ public import ControlPlaneWire
 
 /// A Vivaldi network coordinate with Serf's height and adjustment terms.
 /// Units are milliseconds (Serf uses seconds; every constant is converted).
-public struct VivaldiCoordinate: Sendable, Equatable {
-    public var vector: [Double]
-    public var height: Double
-    public var error: Double
-    public var adjustment: Double
+/// The wire message is the coordinate: the core adds only the arithmetic.
+public typealias VivaldiCoordinate = VivaldiCoordinateMessage
 
-    public init(vector: [Double], height: Double, error: Double, adjustment: Double) {
-        self.vector = vector
-        self.height = height
-        self.error = error
-        self.adjustment = adjustment
-    }
-
-    public init(_ m: VivaldiCoordinateMessage) {
-        self.init(vector: m.vector, height: m.height, error: m.error, adjustment: m.adjustment)
-    }
-
-    public var message: VivaldiCoordinateMessage {
-        VivaldiCoordinateMessage(vector: vector, height: height, error: error, adjustment: adjustment)
-    }
-
+extension VivaldiCoordinate {
     /// Estimated round-trip time to `other` in milliseconds (Serf `DistanceTo`):
     /// Euclidean distance plus both heights, plus both adjustments when that stays positive.
     public func distance(to other: VivaldiCoordinate) -> Double? {

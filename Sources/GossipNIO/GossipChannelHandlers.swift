@@ -75,8 +75,10 @@ final class PushPullServerHandler: ChannelInboundHandler {
         }
     }
 
+    /// A bad frame (too large, or the peer reset): this connection is over; the error goes on.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+        context.fireErrorCaught(error)
     }
 }
 
@@ -110,6 +112,7 @@ final class PushPullClientHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         response.fail(error)
         context.close(promise: nil)
+        context.fireErrorCaught(error)
     }
 }
 

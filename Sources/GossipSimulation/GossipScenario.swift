@@ -44,6 +44,8 @@ public struct GossipScenarioReport: Sendable, Codable, Equatable {
     public var falseSuspicions: Int
     public var falsePositivesPerMemberHour: Double
     public var steadyBytesPerSecondPerMember: Double
+    /// The push-pull (TCP) part of `steadyBytesPerSecondPerMember`.
+    public var steadyPushPullBytesPerSecondPerMember: Double
     public var churnBytesPerSecondPerMember: Double
     public var packetsDropped: Int
     public var simulatedSeconds: Double
@@ -78,6 +80,7 @@ extension GossipScenario {
         }
 
         func bytes() -> Int { net.nodes.reduce(0) { $0 + $1.bytesSent } }
+        func pushPullBytes() -> Int { net.nodes.reduce(0) { $0 + $1.pushPullBytesSent } }
         func step(_ total: Duration, label: String) {
             let start = net.now
             var reported = 0
@@ -90,10 +93,11 @@ extension GossipScenario {
 
         // Warm-up: coordinates settle, first probes spread.
         step(.seconds(3), label: "warm-up")
-        let steadyStart = net.now, steadyBytes = bytes()
+        let steadyStart = net.now, steadyBytes = bytes(), steadyPushPull = pushPullBytes()
         step(steadyDuration, label: "steady state")
         let steadySeconds = (net.now - steadyStart).gossipMilliseconds / 1000
         let steadyRate = Double(bytes() - steadyBytes) / steadySeconds / Double(nodeCount)
+        let steadyPushPullRate = Double(pushPullBytes() - steadyPushPull) / steadySeconds / Double(nodeCount)
 
         // One state change: member 1 reports a new load.
         progress("state change on node-1")
@@ -143,7 +147,8 @@ extension GossipScenario {
         return GossipScenarioReport(nodes: nodeCount, lossRate: lossRate, seed: seed, stateChangeConvergenceSeconds: converged,
                                     crashes: reports, falsePositives: falseDead.count, falseSuspicions: falseSuspect.count,
                                     falsePositivesPerMemberHour: Double(falseDead.count) / memberHours,
-                                    steadyBytesPerSecondPerMember: steadyRate, churnBytesPerSecondPerMember: churnRate,
+                                    steadyBytesPerSecondPerMember: steadyRate, steadyPushPullBytesPerSecondPerMember: steadyPushPullRate,
+                                    churnBytesPerSecondPerMember: churnRate,
                                     packetsDropped: dropped, simulatedSeconds: totalSeconds)
     }
 }

@@ -38,7 +38,10 @@ public final class SimulatedNetwork {
         public let endpoint: GossipEndpoint
         public internal(set) var crashed = false
         public internal(set) var partition = 0
+        /// Everything sent: datagrams and push-pull frames.
         public internal(set) var bytesSent = 0
+        /// The push-pull (TCP) part of `bytesSent`: requests and responses.
+        public internal(set) var pushPullBytesSent = 0
         public internal(set) var packetsSent = 0
         var scheduledWakeup: GossipInstant?
     }
@@ -95,10 +98,11 @@ public final class SimulatedNetwork {
                                            capacity: 500, softwareVersion: "0.1.0", coordinate: nil))
         }
         let seeds = (0..<min(settings.seedCount, settings.nodeCount)).map(Self.endpoint)
+        let snapshot = MembershipSnapshot(states)
         for i in 0..<settings.nodeCount {
             var instance = try SWIMInstance(localState: states[i], seeds: seeds, settings: settings.gossip,
                                             randomSeed: settings.seed &+ UInt64(i) &* 0x9E37_79B9, now: now)
-            if settings.startConverged { instance.seedMembership(states, now: now) }
+            if settings.startConverged { instance.seedMembership(snapshot, now: now) }
             let security = PacketSecurity(keyring: keyring, localNodeID: states[i].nodeID, epoch: UInt64(unixOrigin))
             nodes.append(Node(instance: instance, security: security, endpoint: Self.endpoint(i)))
             indexByEndpoint[Self.endpoint(i)] = i
@@ -133,6 +137,20 @@ public final class SimulatedNetwork {
     }
 
     public func heal() { for i in nodes.indices { nodes[i].partition = 0 } }
+
+    /// Restarts a member as its process would after a crash: a fresh instance at
+    /// incarnation 0 that knows nobody, a new packet-security epoch, a join through the seeds.
+    public func restart(_ i: Int) throws {
+        var state = nodes[i].instance.localState
+        state.incarnation = 0
+        let instance = try SWIMInstance(localState: state, seeds: nodes[i].instance.seeds, settings: settings.gossip,
+                                        randomSeed: settings.seed &+ UInt64(i) &* 0x9E37_79B9 &+ UInt64(now.nanoseconds), now: now)
+        nodes[i].instance = instance
+        nodes[i].security = PacketSecurity(keyring: nodes[i].security.keyring, localNodeID: state.nodeID, epoch: UInt64(unixMilliseconds))
+        nodes[i].crashed = false
+        nodes[i].scheduledWakeup = nil
+        perform(nodes[i].instance.start(now: now), at: i)
+    }
 
     /// Changes a member's announced state (load, draining...) as its node would.
     public func updateState(of i: Int, _ change: (inout NodeStateMessage) -> Void) throws(GossipError) {
@@ -174,6 +192,7 @@ public final class SimulatedNetwork {
             guard let sealed = try? nodes[i].security.seal(response, nowUnixMilliseconds: unixMilliseconds,
                                                            maximumSize: PacketEnvelope.maximumFrameSize) else { return }
             nodes[i].bytesSent += sealed.count
+            nodes[i].pushPullBytesSent += sealed.count
             schedule(.pushPullResponse(sealed, to: from), after: latency(from: i, to: from))
         case let .pushPullResponse(bytes, i):
             guard !nodes[i].crashed else { return }
@@ -229,6 +248,7 @@ public final class SimulatedNetwork {
                 guard let bytes = try? nodes[i].security.seal(packet, nowUnixMilliseconds: unixMilliseconds,
                                                               maximumSize: PacketEnvelope.maximumFrameSize) else { continue }
                 nodes[i].bytesSent += bytes.count
+                nodes[i].pushPullBytesSent += bytes.count
                 guard let j = indexByEndpoint[endpoint] else { continue }
                 // A TCP exchange: connection set-up plus the request.
                 schedule(.pushPullRequest(bytes, from: i, to: j), after: latency(from: i, to: j) * 3)

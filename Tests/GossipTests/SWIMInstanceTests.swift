@@ -21,7 +21,7 @@ import ControlPlaneWire
         #expect(ping.targetNodeID != "a")
         #expect(ping.coordinate == nil) // only acks carry coordinates (Serf)
         let ack = GossipPacketMessage(kind: .ack, senderNodeID: ping.targetNodeID, probeSequence: ping.probeSequence,
-                                      coordinate: VivaldiClient().coordinate.message)
+                                      coordinate: VivaldiClient().coordinate)
         _ = i.receive(ack, from: GossipEndpoint(host: "x", port: 1), now: t + .milliseconds(20))
         // At the direct timeout and at the end of the period: no indirect probe, no suspicion.
         var d = i.tick(now: t + .milliseconds(200))
@@ -200,7 +200,7 @@ import ControlPlaneWire
         while t < GossipInstant.zero + .seconds(12) { t = i.nextWakeup; reaped += i.tick(now: t).changes.filter { $0.status == nil } }
         #expect(reaped.map(\.nodeID) == ["b"])
         #expect(i.members["b"] == nil)
-        #expect(!i.makePushPull(kind: .pushPullRequest, join: false).states.contains { $0.nodeID == "b" })
+        #expect(!i.makePushPullRequest(join: false).digests.contains { $0.nodeID == "b" })
     }
 
     @Test func leaveDisseminatesLeftAndStopsProbing() throws {
@@ -217,18 +217,102 @@ import ControlPlaneWire
         #expect(j.members["a"]?.status == .left)
     }
 
-    @Test func pushPullMergesByIncarnationAndTurnsRemoteDeadIntoSuspicion() throws {
+    @Test func pushPullResponseMergesByIncarnationAndTurnsRemoteDeadIntoSuspicion() throws {
         var i = try Fixtures.instance(others: ["b", "c"])
         var c = Fixtures.state("c"); c.status = .dead; c.incarnation = 0
         var e = Fixtures.state("e"); e.incarnation = 3
         var b = Fixtures.state("b"); b.incarnation = 2; b.load = 9
-        let request = GossipPacketMessage(kind: .pushPullRequest, senderNodeID: "b", states: [b, c, e], join: true)
-        let (response, _) = i.receivePushPullRequest(request, now: .ms(1))
-        #expect(response.kind == .pushPullResponse)
-        #expect(Set(response.states.map(\.nodeID)) == ["a", "b", "c"])
+        let response = GossipPacketMessage(kind: .pushPullResponse, senderNodeID: "b", states: [b, c, e])
+        _ = i.receivePushPullResponse(response, now: .ms(1))
         #expect(i.members["c"]?.status == .suspect)
         #expect(i.members["e"]?.status == .alive && i.members["e"]?.incarnation == 3)
         #expect(i.members["b"]?.state.load == 9)
+    }
+
+    @Test func pushPullRequestCarriesOwnStateAndADigestOfEveryoneElse() throws {
+        var i = try Fixtures.instance(others: ["b", "c", "d"])
+        var d: [GossipDirective] = []
+        i.applySuspect(nodeID: "c", incarnation: 0, from: "d", now: .ms(1), into: &d)
+        i.applyDead(nodeID: "d", incarnation: 0, from: "b", left: true, now: .ms(1), into: &d)
+        let request = i.makePushPullRequest(join: false)
+        #expect(request.states.map(\.nodeID) == ["a"])
+        #expect(request.states[0].coordinate != nil)
+        let digests = Dictionary(uniqueKeysWithValues: request.digests.map { ($0.nodeID, $0) })
+        #expect(Set(digests.keys) == ["b", "c", "d"])
+        #expect(digests["b"]?.status == .alive && digests["c"]?.status == .suspect && digests["d"]?.status == .left)
+        #expect(digests.values.allSatisfy { !$0.hasCertificate && !$0.hasCoordinate })
+    }
+
+    @Test func pushPullResponseCarriesOnlyWhatTheRequesterLacks() throws {
+        var i = try Fixtures.instance(others: ["b", "c", "d", "f"])
+        var d: [GossipDirective] = []
+        i.applySuspect(nodeID: "d", incarnation: 0, from: "c", now: .ms(1), into: &d)
+        let certificate = NodeCertificateMessage(body: [1, 2, 3], signature: [4])
+        var f = Fixtures.state("f"); f.certificate = certificate
+        _ = i.receivePushPullResponse(GossipPacketMessage(kind: .pushPullResponse, senderNodeID: "f", states: [f]), now: .ms(1))
+        #expect(i.members["f"]?.state.certificate == certificate, "a certificate is learned at the same incarnation")
+        let request = GossipPacketMessage(
+            kind: .pushPullRequest, senderNodeID: "b", states: [Fixtures.state("b")],
+            digests: [
+                MemberDigestMessage(nodeID: "c", incarnation: 0, status: .alive, hasCertificate: false, hasCoordinate: false),
+                MemberDigestMessage(nodeID: "d", incarnation: 0, status: .alive, hasCertificate: false, hasCoordinate: false),
+                MemberDigestMessage(nodeID: "f", incarnation: 0, status: .alive, hasCertificate: false, hasCoordinate: false),
+                MemberDigestMessage(nodeID: "a", incarnation: 0, status: .alive, hasCertificate: false, hasCoordinate: true),
+            ])
+        let (response, directives) = i.receivePushPullRequest(request, now: .ms(2))
+        // Our own state always; d because we suspect it; f because the requester lacks its certificate.
+        #expect(response.states.map(\.nodeID).sorted() == ["a", "d", "f"])
+        #expect(response.states.first { $0.nodeID == "d" }?.status == .suspect)
+        #expect(response.states.first { $0.nodeID == "f" }?.certificate == certificate)
+        // The requester holds nothing newer: no pull-back.
+        #expect(directives.pushPulls.isEmpty)
+    }
+
+    @Test func newerEntriesInTheDigestArePulledBackOnce() throws {
+        var i = try Fixtures.instance(others: ["b", "c"])
+        let newer = [MemberDigestMessage(nodeID: "c", incarnation: 4, status: .alive, hasCertificate: false, hasCoordinate: false),
+                     MemberDigestMessage(nodeID: "g", incarnation: 0, status: .alive, hasCertificate: false, hasCoordinate: false)]
+        let request = GossipPacketMessage(kind: .pushPullRequest, senderNodeID: "b", states: [Fixtures.state("b")], digests: newer)
+        let (response, directives) = i.receivePushPullRequest(request, now: .ms(1))
+        #expect(response.states.map(\.nodeID) == ["a"])
+        let pulls = directives.pushPulls
+        #expect(pulls.count == 1 && pulls[0].1 == Fixtures.endpoint(Fixtures.state("b")) && pulls[0].0.pullBack)
+        // A pull-back is answered, never pulled back again: exchanges cannot ping-pong.
+        var back = request
+        back.pullBack = true
+        #expect(i.receivePushPullRequest(back, now: .ms(2)).directives.pushPulls.isEmpty)
+    }
+
+    @Test func aRestartedNodeLiftsItsIncarnationAboveTheRequestersView() throws {
+        var i = try Fixtures.instance(others: ["b"])
+        let view = MemberDigestMessage(nodeID: "a", incarnation: 7, status: .suspect, hasCertificate: false, hasCoordinate: false)
+        let request = GossipPacketMessage(kind: .pushPullRequest, senderNodeID: "b", states: [Fixtures.state("b")], digests: [view])
+        _ = i.receivePushPullRequest(request, now: .ms(1))
+        #expect(i.incarnation == 8)
+        // As a requester it learns the same from the response's full entry about itself.
+        var j = try Fixtures.instance(others: ["b"])
+        var mine = Fixtures.state("a"); mine.incarnation = 5; mine.status = .dead
+        _ = j.receivePushPullResponse(GossipPacketMessage(kind: .pushPullResponse, senderNodeID: "b", states: [Fixtures.state("b"), mine]), now: .ms(1))
+        #expect(j.incarnation == 6)
+    }
+
+    @Test func theRecentlyDeadAreStillGossipedToSoTheyCanRefute() throws {
+        var i = try Fixtures.instance(others: ["b", "c"])
+        var d: [GossipDirective] = []
+        i.applyDead(nodeID: "b", incarnation: 0, from: "c", left: false, now: .seconds(1), into: &d)
+        let b = Fixtures.endpoint(Fixtures.state("b"))
+        // Within gossipToTheDeadTime (30 s) the dead member is a gossip target; after it, not.
+        var early: [GossipDirective] = []
+        i.gossipRound(now: .seconds(2), into: &early)
+        #expect(early.sends.contains { $0.1 == b && $0.0.updates.contains { $0.kind == .dead && $0.nodeID == "b" } })
+        _ = try i.updateLocalState(now: .seconds(40)) { $0.load = 1 }
+        var late: [GossipDirective] = []
+        i.gossipRound(now: .seconds(40), into: &late)
+        #expect(!late.sends.isEmpty && !late.sends.contains { $0.1 == b })
+        // Hearing of its own death, the member refutes.
+        var j = try Fixtures.instance("b", others: ["a", "c"])
+        _ = j.receive(early.sends.first { $0.1 == b }!.0, from: Fixtures.endpoint(Fixtures.state("a")), now: .seconds(2))
+        #expect(j.incarnation == 1)
     }
 
     @Test func seedsAreRetriedWhileNotAliveInTheView() throws {

@@ -115,7 +115,7 @@ import Residency
         for i in 0..<9 {
             #expect(net.nodes[i].instance.members["node-9"] == nil)
             #expect(net.nodes[i].instance.members["node-10"] == nil)
-            #expect(!net.nodes[i].instance.makePushPull(kind: .pushPullRequest, join: false).states.contains { $0.nodeID == "node-9" })
+            #expect(!net.nodes[i].instance.makePushPullRequest(join: false).digests.contains { $0.nodeID == "node-9" })
         }
     }
 
@@ -130,6 +130,31 @@ import Residency
         }
         #expect(net.now - start < .seconds(1))
         #expect(net.nodes[7].instance.members["node-2"]?.state.load == 42)
+    }
+
+    @Test func restartedMemberLiftsItsIncarnationAndRelearnsEveryCertificate() throws {
+        let net = try SimulatedNetwork(settings: SimulationSettings(nodeCount: 24, seed: 13))
+        net.run(for: .seconds(1))
+        try net.updateState(of: 9) { $0.load = 7 }
+        try net.updateState(of: 9) { $0.load = 8 }
+        net.run(for: .seconds(2))
+        net.crash(9)
+        let crashAt = net.now
+        while net.now < crashAt + .seconds(20), !everyLiveMember(net, sees: 9, as: .dead) { net.run(for: .milliseconds(100)) }
+        #expect(everyLiveMember(net, sees: 9, as: .dead))
+        #expect(net.nodes[0].instance.members["node-9"]?.incarnation == 2)
+        // The process comes back knowing nothing, at incarnation 0, and joins through the seeds.
+        try net.restart(9)
+        let restartAt = net.now
+        while net.now < restartAt + .seconds(10), !everyLiveMember(net, sees: 9, as: .alive) { net.run(for: .milliseconds(100)) }
+        #expect(everyLiveMember(net, sees: 9, as: .alive), "the restarted member is not alive everywhere")
+        #expect(net.nodes[9].instance.incarnation > 2, "it must refute the death it was declared at incarnation 2")
+        // Digest push-pull taught it every member with its certificate: its placement view admits them all.
+        #expect(net.nodes[9].instance.liveMemberCount == 23)
+        var builder = ClusterViewBuilder(trustedOperators: [net.operatorKey.publicKey])
+        let view = builder.build(from: net.nodes[9].instance, nowUnix: 1_790_000_000)
+        #expect(view.nodes.count == 24 && view.unverified.isEmpty)
+        #expect(falseDeaths(net, crashed: [9]) == 0)
     }
 
     @Test func scenarioIsDeterministicForASeed() throws {

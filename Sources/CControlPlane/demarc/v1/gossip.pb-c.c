@@ -52,6 +52,96 @@ void   demarc__v1__member_update__free_unpacked
   assert(message->base.descriptor == &demarc__v1__member_update__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   demarc__v1__member_digest__init
+                     (Demarc__V1__MemberDigest         *message)
+{
+  static const Demarc__V1__MemberDigest init_value = DEMARC__V1__MEMBER_DIGEST__INIT;
+  *message = init_value;
+}
+size_t demarc__v1__member_digest__get_packed_size
+                     (const Demarc__V1__MemberDigest *message)
+{
+  assert(message->base.descriptor == &demarc__v1__member_digest__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t demarc__v1__member_digest__pack
+                     (const Demarc__V1__MemberDigest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &demarc__v1__member_digest__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t demarc__v1__member_digest__pack_to_buffer
+                     (const Demarc__V1__MemberDigest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &demarc__v1__member_digest__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Demarc__V1__MemberDigest *
+       demarc__v1__member_digest__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Demarc__V1__MemberDigest *)
+     protobuf_c_message_unpack (&demarc__v1__member_digest__descriptor,
+                                allocator, len, data);
+}
+void   demarc__v1__member_digest__free_unpacked
+                     (Demarc__V1__MemberDigest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &demarc__v1__member_digest__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   demarc__v1__member_coordinate__init
+                     (Demarc__V1__MemberCoordinate         *message)
+{
+  static const Demarc__V1__MemberCoordinate init_value = DEMARC__V1__MEMBER_COORDINATE__INIT;
+  *message = init_value;
+}
+size_t demarc__v1__member_coordinate__get_packed_size
+                     (const Demarc__V1__MemberCoordinate *message)
+{
+  assert(message->base.descriptor == &demarc__v1__member_coordinate__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t demarc__v1__member_coordinate__pack
+                     (const Demarc__V1__MemberCoordinate *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &demarc__v1__member_coordinate__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t demarc__v1__member_coordinate__pack_to_buffer
+                     (const Demarc__V1__MemberCoordinate *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &demarc__v1__member_coordinate__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Demarc__V1__MemberCoordinate *
+       demarc__v1__member_coordinate__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Demarc__V1__MemberCoordinate *)
+     protobuf_c_message_unpack (&demarc__v1__member_coordinate__descriptor,
+                                allocator, len, data);
+}
+void   demarc__v1__member_coordinate__free_unpacked
+                     (Demarc__V1__MemberCoordinate *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &demarc__v1__member_coordinate__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   demarc__v1__gossip_packet__init
                      (Demarc__V1__GossipPacket         *message)
 {
@@ -187,7 +277,148 @@ const ProtobufCMessageDescriptor demarc__v1__member_update__descriptor =
   (ProtobufCMessageInit) demarc__v1__member_update__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor demarc__v1__gossip_packet__field_descriptors[14] =
+static const ProtobufCFieldDescriptor demarc__v1__member_digest__field_descriptors[5] =
+{
+  {
+    "node_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Demarc__V1__MemberDigest, node_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incarnation",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Demarc__V1__MemberDigest, incarnation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Demarc__V1__MemberDigest, status),
+    &demarc__v1__node_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "has_certificate",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Demarc__V1__MemberDigest, has_certificate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "has_coordinate",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Demarc__V1__MemberDigest, has_coordinate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned demarc__v1__member_digest__field_indices_by_name[] = {
+  3,   /* field[3] = has_certificate */
+  4,   /* field[4] = has_coordinate */
+  1,   /* field[1] = incarnation */
+  0,   /* field[0] = node_id */
+  2,   /* field[2] = status */
+};
+static const ProtobufCIntRange demarc__v1__member_digest__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor demarc__v1__member_digest__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "demarc.v1.MemberDigest",
+  "MemberDigest",
+  "Demarc__V1__MemberDigest",
+  "demarc.v1",
+  sizeof(Demarc__V1__MemberDigest),
+  5,
+  demarc__v1__member_digest__field_descriptors,
+  demarc__v1__member_digest__field_indices_by_name,
+  1,  demarc__v1__member_digest__number_ranges,
+  (ProtobufCMessageInit) demarc__v1__member_digest__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor demarc__v1__member_coordinate__field_descriptors[2] =
+{
+  {
+    "node_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Demarc__V1__MemberCoordinate, node_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "coordinate",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Demarc__V1__MemberCoordinate, coordinate),
+    &demarc__v1__vivaldi_coordinate__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned demarc__v1__member_coordinate__field_indices_by_name[] = {
+  1,   /* field[1] = coordinate */
+  0,   /* field[0] = node_id */
+};
+static const ProtobufCIntRange demarc__v1__member_coordinate__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor demarc__v1__member_coordinate__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "demarc.v1.MemberCoordinate",
+  "MemberCoordinate",
+  "Demarc__V1__MemberCoordinate",
+  "demarc.v1",
+  sizeof(Demarc__V1__MemberCoordinate),
+  2,
+  demarc__v1__member_coordinate__field_descriptors,
+  demarc__v1__member_coordinate__field_indices_by_name,
+  1,  demarc__v1__member_coordinate__number_ranges,
+  (ProtobufCMessageInit) demarc__v1__member_coordinate__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor demarc__v1__gossip_packet__field_descriptors[17] =
 {
   {
     "protocol_version",
@@ -357,14 +588,53 @@ static const ProtobufCFieldDescriptor demarc__v1__gossip_packet__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "digests",
+    15,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Demarc__V1__GossipPacket, n_digests),
+    offsetof(Demarc__V1__GossipPacket, digests),
+    &demarc__v1__member_digest__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "coordinates",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Demarc__V1__GossipPacket, n_coordinates),
+    offsetof(Demarc__V1__GossipPacket, coordinates),
+    &demarc__v1__member_coordinate__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pull_back",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Demarc__V1__GossipPacket, pull_back),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned demarc__v1__gossip_packet__field_indices_by_name[] = {
   10,   /* field[10] = coordinate */
+  15,   /* field[15] = coordinates */
+  14,   /* field[14] = digests */
   13,   /* field[13] = join */
   1,   /* field[1] = kind */
   4,   /* field[4] = packet_sequence */
   6,   /* field[6] = probe_sequence */
   0,   /* field[0] = protocol_version */
+  16,   /* field[16] = pull_back */
   3,   /* field[3] = sender_epoch */
   2,   /* field[2] = sender_node_id */
   5,   /* field[5] = sent_at_unix_ms */
@@ -377,7 +647,7 @@ static const unsigned demarc__v1__gossip_packet__field_indices_by_name[] = {
 static const ProtobufCIntRange demarc__v1__gossip_packet__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor demarc__v1__gossip_packet__descriptor =
 {
@@ -387,7 +657,7 @@ const ProtobufCMessageDescriptor demarc__v1__gossip_packet__descriptor =
   "Demarc__V1__GossipPacket",
   "demarc.v1",
   sizeof(Demarc__V1__GossipPacket),
-  14,
+  17,
   demarc__v1__gossip_packet__field_descriptors,
   demarc__v1__gossip_packet__field_indices_by_name,
   1,  demarc__v1__gossip_packet__number_ranges,

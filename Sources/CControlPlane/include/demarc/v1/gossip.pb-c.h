@@ -17,6 +17,8 @@ PROTOBUF_C__BEGIN_DECLS
 #include "demarc/v1/controlplane.pb-c.h"
 
 typedef struct Demarc__V1__MemberUpdate Demarc__V1__MemberUpdate;
+typedef struct Demarc__V1__MemberDigest Demarc__V1__MemberDigest;
+typedef struct Demarc__V1__MemberCoordinate Demarc__V1__MemberCoordinate;
 typedef struct Demarc__V1__GossipPacket Demarc__V1__GossipPacket;
 
 
@@ -45,11 +47,11 @@ typedef enum _Demarc__V1__GossipPacketKind {
    */
   DEMARC__V1__GOSSIP_PACKET_KIND__GOSSIP_PACKET_KIND_GOSSIP = 5,
   /*
-   * full state, TCP
+   * own state + digest of the rest, TCP
    */
   DEMARC__V1__GOSSIP_PACKET_KIND__GOSSIP_PACKET_KIND_PUSH_PULL_REQUEST = 6,
   /*
-   * full state, TCP
+   * own state + what the requester's digest lacks, TCP
    */
   DEMARC__V1__GOSSIP_PACKET_KIND__GOSSIP_PACKET_KIND_PUSH_PULL_RESPONSE = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DEMARC__V1__GOSSIP_PACKET_KIND)
@@ -97,6 +99,42 @@ struct  Demarc__V1__MemberUpdate
     , DEMARC__V1__MEMBER_UPDATE_KIND__MEMBER_UPDATE_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL }
 
 
+/*
+ * What a push-pull requester knows about one member, so the responder sends
+ * full entries only for what differs (docs/gossip.md "Anti-entropy").
+ */
+struct  Demarc__V1__MemberDigest
+{
+  ProtobufCMessage base;
+  char *node_id;
+  uint64_t incarnation;
+  /*
+   * ALIVE / DRAINING / SUSPECT / DEAD / LEFT as the requester sees it
+   */
+  Demarc__V1__NodeStatus status;
+  protobuf_c_boolean has_certificate;
+  protobuf_c_boolean has_coordinate;
+};
+#define DEMARC__V1__MEMBER_DIGEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&demarc__v1__member_digest__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, DEMARC__V1__NODE_STATUS__NODE_STATUS_UNSPECIFIED, 0, 0 }
+
+
+/*
+ * A cached Vivaldi coordinate of another member, sent in a push-pull response
+ * to a requester whose digest says it has none.
+ */
+struct  Demarc__V1__MemberCoordinate
+{
+  ProtobufCMessage base;
+  char *node_id;
+  Demarc__V1__VivaldiCoordinate *coordinate;
+};
+#define DEMARC__V1__MEMBER_COORDINATE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&demarc__v1__member_coordinate__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL }
+
+
 struct  Demarc__V1__GossipPacket
 {
   ProtobufCMessage base;
@@ -138,7 +176,7 @@ struct  Demarc__V1__GossipPacket
   size_t n_updates;
   Demarc__V1__MemberUpdate **updates;
   /*
-   * PUSH_PULL_* only
+   * PUSH_PULL_*: the sender's own state first, then entries the peer lacks
    */
   size_t n_states;
   Demarc__V1__NodeState **states;
@@ -146,10 +184,24 @@ struct  Demarc__V1__GossipPacket
    * PUSH_PULL_REQUEST: the sender is joining
    */
   protobuf_c_boolean join;
+  /*
+   * PUSH_PULL_REQUEST: every other member the sender knows
+   */
+  size_t n_digests;
+  Demarc__V1__MemberDigest **digests;
+  /*
+   * PUSH_PULL_RESPONSE: coordinates the requester lacks
+   */
+  size_t n_coordinates;
+  Demarc__V1__MemberCoordinate **coordinates;
+  /*
+   * PUSH_PULL_REQUEST sent because the peer's digest was newer; never answered by another pull-back
+   */
+  protobuf_c_boolean pull_back;
 };
 #define DEMARC__V1__GOSSIP_PACKET__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&demarc__v1__gossip_packet__descriptor) \
-    , 0, DEMARC__V1__GOSSIP_PACKET_KIND__GOSSIP_PACKET_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, 0,NULL, 0,NULL, 0 }
+    , 0, DEMARC__V1__GOSSIP_PACKET_KIND__GOSSIP_PACKET_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, 0,NULL, 0,NULL, 0, 0,NULL, 0,NULL, 0 }
 
 
 /* Demarc__V1__MemberUpdate methods */
@@ -170,6 +222,44 @@ Demarc__V1__MemberUpdate *
                       const uint8_t       *data);
 void   demarc__v1__member_update__free_unpacked
                      (Demarc__V1__MemberUpdate *message,
+                      ProtobufCAllocator *allocator);
+/* Demarc__V1__MemberDigest methods */
+void   demarc__v1__member_digest__init
+                     (Demarc__V1__MemberDigest         *message);
+size_t demarc__v1__member_digest__get_packed_size
+                     (const Demarc__V1__MemberDigest   *message);
+size_t demarc__v1__member_digest__pack
+                     (const Demarc__V1__MemberDigest   *message,
+                      uint8_t             *out);
+size_t demarc__v1__member_digest__pack_to_buffer
+                     (const Demarc__V1__MemberDigest   *message,
+                      ProtobufCBuffer     *buffer);
+Demarc__V1__MemberDigest *
+       demarc__v1__member_digest__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   demarc__v1__member_digest__free_unpacked
+                     (Demarc__V1__MemberDigest *message,
+                      ProtobufCAllocator *allocator);
+/* Demarc__V1__MemberCoordinate methods */
+void   demarc__v1__member_coordinate__init
+                     (Demarc__V1__MemberCoordinate         *message);
+size_t demarc__v1__member_coordinate__get_packed_size
+                     (const Demarc__V1__MemberCoordinate   *message);
+size_t demarc__v1__member_coordinate__pack
+                     (const Demarc__V1__MemberCoordinate   *message,
+                      uint8_t             *out);
+size_t demarc__v1__member_coordinate__pack_to_buffer
+                     (const Demarc__V1__MemberCoordinate   *message,
+                      ProtobufCBuffer     *buffer);
+Demarc__V1__MemberCoordinate *
+       demarc__v1__member_coordinate__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   demarc__v1__member_coordinate__free_unpacked
+                     (Demarc__V1__MemberCoordinate *message,
                       ProtobufCAllocator *allocator);
 /* Demarc__V1__GossipPacket methods */
 void   demarc__v1__gossip_packet__init
@@ -195,6 +285,12 @@ void   demarc__v1__gossip_packet__free_unpacked
 typedef void (*Demarc__V1__MemberUpdate_Closure)
                  (const Demarc__V1__MemberUpdate *message,
                   void *closure_data);
+typedef void (*Demarc__V1__MemberDigest_Closure)
+                 (const Demarc__V1__MemberDigest *message,
+                  void *closure_data);
+typedef void (*Demarc__V1__MemberCoordinate_Closure)
+                 (const Demarc__V1__MemberCoordinate *message,
+                  void *closure_data);
 typedef void (*Demarc__V1__GossipPacket_Closure)
                  (const Demarc__V1__GossipPacket *message,
                   void *closure_data);
@@ -207,6 +303,8 @@ typedef void (*Demarc__V1__GossipPacket_Closure)
 extern const ProtobufCEnumDescriptor    demarc__v1__gossip_packet_kind__descriptor;
 extern const ProtobufCEnumDescriptor    demarc__v1__member_update_kind__descriptor;
 extern const ProtobufCMessageDescriptor demarc__v1__member_update__descriptor;
+extern const ProtobufCMessageDescriptor demarc__v1__member_digest__descriptor;
+extern const ProtobufCMessageDescriptor demarc__v1__member_coordinate__descriptor;
 extern const ProtobufCMessageDescriptor demarc__v1__gossip_packet__descriptor;
 
 PROTOBUF_C__END_DECLS

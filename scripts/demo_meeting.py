@@ -102,11 +102,13 @@ def main():
     home = m["home"]
     step(f"The home node {home} is killed (SIGKILL): the meeting moves, only to EU nodes")
     os.kill(by_id[home]["pid"], signal.SIGKILL)
+    killed_at = time.monotonic()
     watcher = next(n for n in nodes if n["jurisdiction"] in ("DE", "IE") and n["id"] != home)
     def moved():
         s, r = call("GET", watcher["http"], "/v1/meetings/consult-1", admin)
         return r if s == 200 and r["status"] == "active" and home not in r["nodes"] else None
     m2 = eventually("failover", 30, moved)
+    print(f"  re-placed {time.monotonic() - killed_at:.1f} s after the kill (failure detection, then the coordinator's re-placement)")
     show_placement(m2, by_id)
     assert all(by_id[n]["jurisdiction"] in ("DE", "IE") for n in m2["nodes"])
 

@@ -176,27 +176,35 @@ extension MeetingService {
         throw MeetingError(.forbidden, code, "node \(nodeID) (\(location.region), \(location.jurisdiction)) refuses: \(reason)")
     }
 
-    /// Sends the record to its nodes (serve) and its directory nodes (replica). Returns the
-    /// nodes that refused to serve.
+    /// Sends the record to its nodes (serve) and its directory nodes (replica), concurrently,
+    /// so a peer that died but is not yet declared dead costs one timeout, not one each.
+    /// Returns the nodes that refused to serve (or could not be reached to serve).
     func distribute(_ record: MeetingRecord, policy: ResidencyPolicy) async -> Set<String> {
-        var refused: Set<String> = []
         let body = encode(record)
-        for id in record.replicas where id != nodeID {
-            guard let p = await peer(id) else { continue }
-            let serving = record.nodes.contains(id)
-            let path = "/internal/v1/tenants/\(record.tenant)/meetings/\(record.id)" + (serving ? "/serve" : "")
-            do {
-                let reply = try await client.call(serving ? "POST" : "PUT", p, path, body: body)
-                if serving, reply.status == 403 { refused.insert(id) }
-                if !(200..<300).contains(reply.status) {
-                    logger.warning("peer did not take the meeting", metadata: ["peer": "\(id)", "status": "\(reply.status)"])
+        var targets: [(peer: Peer?, id: String, serving: Bool)] = []
+        for id in record.replicas where id != nodeID { targets.append((await peer(id), id, record.nodes.contains(id))) }
+        let client = self.client, logger = self.logger
+        let base = "/internal/v1/tenants/\(record.tenant)/meetings/\(record.id)"
+        return await withTaskGroup(of: String?.self) { group in
+            for t in targets {
+                group.addTask {
+                    guard let p = t.peer else { return t.serving ? t.id : nil }
+                    do {
+                        let reply = try await client.call(t.serving ? "POST" : "PUT", p, base + (t.serving ? "/serve" : ""), body: body)
+                        if !(200..<300).contains(reply.status) {
+                            logger.warning("peer did not take the meeting", metadata: ["peer": "\(t.id)", "status": "\(reply.status)"])
+                        }
+                        return t.serving && reply.status == 403 ? t.id : nil
+                    } catch {
+                        logger.warning("peer unreachable", metadata: ["peer": "\(t.id)"])
+                        return t.serving ? t.id : nil
+                    }
                 }
-            } catch {
-                logger.warning("peer unreachable", metadata: ["peer": "\(id)"])
-                if serving { refused.insert(id) }
             }
+            var refused: Set<String> = []
+            for await id in group { if let id { refused.insert(id) } }
+            return refused
         }
-        return refused
     }
 
     /// `serve`: another node asks this one to serve a meeting. The node checks for itself

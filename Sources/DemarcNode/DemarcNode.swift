@@ -109,7 +109,7 @@ public struct DemarcNode {
                     participantTokenSeconds: Int64(config.tokens.participantTokenSeconds),
                     auditor: PolicyHistoryAuditor(service: service), observer: TenantReplication(service: service)).register(on: router)
         TransparencyRoutes(log: log, tokens: tokens).register(on: router)
-        NodeRoutes(service: service, tokens: tokens, gossip: gossip, metrics: metrics).register(on: router)
+        NodeRoutes(service: service, tokens: tokens, gossip: gossip, metrics: metrics, media: media).register(on: router)
         if let media {
             RTCSignaling(media: media, verifier: tokens,
                          node: ["node": nodeID, "region": setup.identity.region, "jurisdiction": setup.identity.jurisdiction],

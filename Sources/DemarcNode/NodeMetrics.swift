@@ -1,6 +1,7 @@
 import Prometheus
 import Gossip
 import GossipNIO
+import MediaNIO
 
 /// The node's Prometheus metrics (`GET /metrics`). Counters are bumped where things
 /// happen; gossip figures are read from the gossip node at scrape time. Labels carry
@@ -18,6 +19,8 @@ final class NodeMetrics: Sendable {
     private let packetsDroppedMalformed: Gauge
     private let packetsDroppedReplay: Gauge
     private let packetsDroppedStale: Gauge
+    /// The SFU's counters (gauges: totals since the media service started).
+    private let mediaGauges: [(@Sendable (MediaServerStatistics) -> Int, Gauge)]
 
     init() {
         logAppends = registry.makeCounter(descriptor: .init(namespace: "demarc", metricName: "transparency_appends", unitName: "total", helpText: "Entries this node appended to its transparency log"))
@@ -31,6 +34,21 @@ final class NodeMetrics: Sendable {
         packetsDroppedMalformed = registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: "gossip_packets_dropped", unitName: "", helpText: "Gossip packets dropped since start"), labels: [("reason", "malformed")])
         packetsDroppedReplay = registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: "gossip_packets_dropped", unitName: "", helpText: "Gossip packets dropped since start"), labels: [("reason", "replayed")])
         packetsDroppedStale = registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: "gossip_packets_dropped", unitName: "", helpText: "Gossip packets dropped since start"), labels: [("reason", "stale")])
+        let media: [(@Sendable (MediaServerStatistics) -> Int, String, String)] = [
+            ({ $0.datagramsReceived }, "media_datagrams_received", "UDP datagrams received on the media port"),
+            ({ $0.datagramsSent }, "media_datagrams_sent", "UDP datagrams sent from the media port"),
+            ({ $0.unroutable }, "media_datagrams_unroutable", "Datagrams from unknown addresses or naming no local ICE ufrag (dropped)"),
+            ({ $0.srtpFailures }, "media_srtp_failures", "SRTP/SRTCP packets that failed authentication or replay checks (dropped)"),
+            ({ $0.rtpForwarded }, "media_rtp_forwarded", "RTP packets forwarded to subscribers"),
+            ({ $0.rtpRetransmitted }, "media_rtp_retransmitted", "RTP packets resent in answer to NACKs"),
+            ({ $0.dtlsFailures }, "media_dtls_failures", "DTLS handshakes that failed (fingerprint mismatch, timeout)"),
+            ({ $0.peerConnections }, "media_peer_connections", "Open peer connections"),
+        ]
+        var gauges: [(@Sendable (MediaServerStatistics) -> Int, Gauge)] = []
+        for (read, name, help) in media {
+            gauges.append((read, registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: name, unitName: "", helpText: help))))
+        }
+        mediaGauges = gauges
     }
 
     func placements(result: String) -> Counter {
@@ -46,7 +64,11 @@ final class NodeMetrics: Sendable {
     }
 
     /// Refreshes the gossip gauges and renders the text exposition format.
-    func scrape(gossip: GossipNode) async -> String {
+    func scrape(gossip: GossipNode, media: MediaServer?) async -> String {
+        if let media {
+            let statistics = await media.statistics()
+            for (read, gauge) in mediaGauges { gauge.set(Int64(read(statistics))) }
+        }
         let instance = await gossip.instance
         let counters = await gossip.security.counters
         var alive = 0, suspect = 0, dead = 0

@@ -3,6 +3,7 @@ import HTTPTypes
 import AccessTokens
 import NodeHTTP
 import GossipNIO
+import MediaNIO
 import Gossip
 import Foundation
 
@@ -13,6 +14,7 @@ struct NodeRoutes: Sendable {
     let tokens: AccessTokenVerifier
     let gossip: GossipNode
     let metrics: NodeMetrics
+    var media: MediaServer? = nil
     static let maximumBodyBytes = 1 << 20
 
     struct MemberBody: Codable {
@@ -33,7 +35,7 @@ struct NodeRoutes: Sendable {
                             body: .init(byteBuffer: ByteBuffer(string: ready ? "ready (\(members) peers alive)\n" : "draining\n")))
         }
         router.get("metrics") { _, _ in
-            let text = await metrics.scrape(gossip: gossip)
+            let text = await metrics.scrape(gossip: gossip, media: media)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         // Node-level facts only (what gossip already spreads): ids, regions, status, load.

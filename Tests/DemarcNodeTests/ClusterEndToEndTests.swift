@@ -160,6 +160,11 @@ import NodeTrust
         let subscribers = verdict?["subscribers"] as? [[String: Any]] ?? []
         #expect(subscribers.count == 2 && subscribers.allSatisfy { ($0["videoFrames"] as? Int ?? 0) >= 20 }, "\(interop)")
         #expect((verdict?["node"] as? [String: Any])?["node"] as? String == mediaEdge)
+        // The edge's metrics count the forwarded media.
+        let edgeMetrics = try await c.http("GET", mediaEdge, "/metrics").text
+        let forwarded = edgeMetrics.split(separator: "\n").first { $0.hasPrefix("demarc_media_rtp_forwarded ") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(forwarded > 100, "\(edgeMetrics.prefix(300))")
         let huddleReport = try await c.http("GET", mediaEdge, "/v1/meetings/huddle/transparency", token: openAdmin)
         let edgeSummary = ((huddleReport.json["reports"] as? [[String: Any]])?.first { $0["node"] as? String == mediaEdge }?["report"] as? [String: Any])?["summary"] as? [String: Any]
         #expect(edgeSummary?["mediaEndToEndEncrypted"] as? Bool == false, "\(huddleReport.text.prefix(400))")

@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "MediaNIO",
             dependencies: [
-                "MediaPackets", "MediaCore", "MediaCrypto", "MediaForwarding", "MediaNegotiation", "OpenSSLWrapper",
+                "MediaPackets", "MediaCore", "MediaCrypto", "MediaForwarding", "MediaNegotiation", "OpenSSLWrapper", "SFrameEnforcement", "SFrame",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

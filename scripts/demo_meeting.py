@@ -134,7 +134,7 @@ def main():
         print(f"  {sub['name']}: {sub['videoFrames']} video frames {'/'.join(sub['resolutions'])}, {sub['audioFrames']} audio frames, "
               f"longest gap {sub['maxGapSeconds']:.2f} s — via {edge['node']} ({edge['region']}, {edge['jurisdiction']})")
     assert r.returncode == 0, r.stderr[-2000:]
-    print("  (an e2ee: required meeting is refused media until the SFU can verify SFrame: it fails closed)")
+    print("  (in an e2ee: required meeting the SFU forwards only SFrame-encrypted frames: these unencrypted clients would be dropped)")
 
     step("A Swiss-only tenant after its only Swiss node is lost: refused with a typed error, never moved abroad")
     ch = next((n for n in nodes if n["jurisdiction"] == "CH"), None)

@@ -113,7 +113,11 @@ public struct DemarcNode {
         if let media {
             RTCSignaling(media: media, verifier: tokens,
                          node: ["node": nodeID, "region": setup.identity.region, "jurisdiction": setup.identity.jurisdiction],
-                         admit: { r in try await service.admitMediaSession(tenant: r.tenant, meeting: r.meeting, participant: r.participant) },
+                         admit: { r in
+                             if try await service.admitMediaSession(tenant: r.tenant, meeting: r.meeting, participant: r.participant) {
+                                 await media.requireEndToEndEncryption(meeting: RTCSignaling.mediaMeeting(tenant: r.tenant, meeting: r.meeting))
+                             }
+                         },
                          observe: { r, change in
                              await service.mediaSession(tenant: r.tenant, meeting: r.meeting, participant: r.participant, joined: change == .joined)
                          }).register(on: router)

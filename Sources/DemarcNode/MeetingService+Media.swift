@@ -6,14 +6,11 @@ import Foundation
 /// tells when sessions start and end).
 extension MeetingService {
     /// A participant may open a media session here only if this node holds the meeting,
-    /// the meeting is active, placement assigned the participant to *this* node, the
-    /// policy still allows this node's jurisdiction, and the policy's E2EE rule can be kept.
-    ///
-    /// `e2ee: required` fails closed: the SFU cannot yet verify that a publisher's frames
-    /// are SFrame-encrypted end to end (issue 8 wires that check in), so such meetings are
-    /// refused media rather than carried unencrypted (DESIGN.md, "E2EE-required meetings
-    /// refuse clients that do not encrypt").
-    func admitMediaSession(tenant: String, meeting: String, participant: String) async throws(MeetingError) {
+    /// the meeting is active, placement assigned the participant to *this* node, and the
+    /// policy still allows this node's jurisdiction. Returns whether the policy requires
+    /// end-to-end encryption: then the SFU forwards only frames that carry the SFrame layout
+    /// and refuses a publisher's media from its first frame without it (it never holds a key).
+    func admitMediaSession(tenant: String, meeting: String, participant: String) async throws(MeetingError) -> Bool {
         guard let record = holds(tenant: tenant, id: meeting), record.status == .active else {
             throw MeetingError(.forbidden, "not_served_here", "meeting '\(meeting)' is not served at node \(nodeID); ask POST /v1/meetings/\(meeting)/join for your edge")
         }
@@ -22,16 +19,19 @@ extension MeetingService {
         }
         let policy = try policy(tenant: tenant)
         if let reason = refusal(of: policy, cascaded: false) { try await refuse(tenant: tenant, meeting: meeting, reason: reason) }
-        if policy.e2ee == .required { try await refuse(tenant: tenant, meeting: meeting, reason: .e2eeUnavailable) }
+        return policy.e2ee == .required
     }
 
-    /// The first media session of a meeting at this node is recorded as `media processed`
-    /// (not end-to-end encrypted: only meetings whose policy does not require E2EE get media).
+    /// The first media session of a meeting at this node is recorded as `media processed`,
+    /// end-to-end encrypted when the policy requires it (the SFU then forwards only frames
+    /// with the SFrame layout); `preferred` and `off` meetings are not checked, so recorded
+    /// as not end-to-end encrypted.
     func mediaSession(tenant: String, meeting: String, participant: String, joined: Bool) async {
         let key = Key(tenant: tenant, id: meeting)
         guard joined, !mediaLogged.contains(key) else { return }
+        let encrypted = (try? policy(tenant: tenant))?.e2ee == .required
         do {
-            try await append(.mediaProcessed(at: location, endToEndEncrypted: false), tenant: tenant, meeting: meeting)
+            try await append(.mediaProcessed(at: location, endToEndEncrypted: encrypted), tenant: tenant, meeting: meeting)
             mediaLogged.insert(key)
         } catch {
             logger.error("could not record media processing", metadata: ["error": "\(error)"])

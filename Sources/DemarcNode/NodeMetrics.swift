@@ -43,6 +43,7 @@ final class NodeMetrics: Sendable {
             ({ $0.rtpRetransmitted }, "media_rtp_retransmitted", "RTP packets resent in answer to NACKs"),
             ({ $0.dtlsFailures }, "media_dtls_failures", "DTLS handshakes that failed (fingerprint mismatch, timeout)"),
             ({ $0.peerConnections }, "media_peer_connections", "Open peer connections"),
+            ({ $0.e2eeViolations }, "media_e2ee_violations", "Publisher packets refused in E2EE-required meetings for lacking the SFrame layout"),
         ]
         var gauges: [(@Sendable (MediaServerStatistics) -> Int, Gauge)] = []
         for (read, name, help) in media {

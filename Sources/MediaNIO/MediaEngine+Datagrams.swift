@@ -3,6 +3,8 @@ import MediaCrypto
 import MediaForwarding
 import MediaPackets
 import NIOCore
+import SFrameEnforcement
+import SFrame
 
 extension MediaEngine {
     // MARK: Inbound datagrams (RFC 7983 demultiplexing)
@@ -84,7 +86,7 @@ extension MediaEngine {
             _ = try peer.dtls.receive(bytes)  // application data (SCTP) is not served
         } catch {
             statistics.dtlsFailures += 1
-            logger.debug("DTLS failed", metadata: ["participant": "\(peer.participant)", "error": "\(error)"])
+            logger.debug("DTLS failed", metadata: ["role": "\(peer.role)", "error": "\(error)"])
         }
         flushDTLS(peer, to: source)
         if peer.dtls.state == .closed, !peer.failed {
@@ -113,7 +115,7 @@ extension MediaEngine {
         } catch {
             statistics.dtlsFailures += 1
             peer.failed = true
-            logger.warning("DTLS-SRTP refused", metadata: ["participant": "\(peer.participant)", "error": "\(error)"])
+            logger.warning("DTLS-SRTP refused", metadata: ["role": "\(peer.role)", "error": "\(error)"])
             peer.dtls.close()
             flushDTLS(peer)
             report(peer, .failed)
@@ -154,6 +156,10 @@ extension MediaEngine {
                 if peer.role == .publisher {
                     let packet = UnsafeRawBufferPointer(rebasing: raw[0..<length])
                     if let id = peer.transportCCID { recordTransportSequence(packet, id: id, peer: peer, now: time) }
+                    if meeting.endToEndEncryptionRequired, !carriesEndToEndEncryption(packet, meeting: meeting, session: session) {
+                        statistics.e2eeViolations += 1
+                        return true   // authenticated, but refused: never forwarded
+                    }
                     meeting.router.receiveRTP(from: session.id, packet: packet, now: time, into: &batch)
                 }
             }
@@ -164,6 +170,37 @@ extension MediaEngine {
             return
         }
         perform(meeting)
+    }
+
+    /// In an E2EE-required meeting, whether a publisher's (SRTP-decrypted) RTP packet may be
+    /// forwarded: the first packet of each frame must carry the SFrame layout for its codec
+    /// (`E2EEPayloadValidator`: VP8's clear prefix then an SFrame header; Opus all SFrame).
+    /// A codec without an E2EE layout (H.264 today) is refused, and a publisher caught once
+    /// sending without the layout has all its media refused from then on. RTX and unknown
+    /// payload types pass to the forwarding core, which drops publishers' RTX.
+    func carriesEndToEndEncryption(_ packet: UnsafeRawBufferPointer, meeting: MeetingState, session: ParticipantSession) -> Bool {
+        guard !meeting.refusedPublishers.contains(session.id) else { return false }
+        guard let header = try? RTPHeader.parse(packet) else { return false }
+        guard let track = meeting.tracks.values.first(where: { $0.publisher == session.id && $0.codec.payloadType == header.payloadType }) else {
+            return true
+        }
+        let codec: E2EECodec
+        switch track.codec.encodingName.lowercased() {
+        case "vp8": codec = .vp8
+        case "opus": codec = .opus
+        default:
+            meeting.refusedPublishers.insert(session.id)
+            return false
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: packet[header.payloadRange])
+        do {
+            _ = try E2EEPayloadValidator.validate(rtpPayload: payload, codec: codec, senderSlot: nil)
+            return true
+        } catch {
+            meeting.refusedPublishers.insert(session.id)
+            logger.warning("publisher refused: media without end-to-end encryption in an E2EE-required meeting", metadata: ["violation": "\(error)"])
+            return false
+        }
     }
 
     /// Notes the arrival of a publisher packet's transport-wide sequence number.

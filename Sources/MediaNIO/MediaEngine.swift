@@ -26,6 +26,8 @@ final class MediaEngine: @unchecked Sendable {
     var byUfrag: [String: PeerTransport] = [:]
     var byAddress: [SocketAddress: PeerTransport] = [:]
     var statistics = MediaServerStatistics()
+    /// Meetings whose policy requires end-to-end encryption (``MediaServer/requireEndToEndEncryption(meeting:)``).
+    var encryptedMeetings: Set<String> = []
     var batch = ForwardingBatch()
     var tickTask: RepeatedTask?
     var ticks = 0
@@ -97,6 +99,7 @@ final class MediaEngine: @unchecked Sendable {
         loop.preconditionInEventLoop()
         guard port != nil else { throw .notRunning }
         let meeting = meetings[name] ?? MeetingState(name: name, configuration: configuration.forwarding)
+        if encryptedMeetings.contains(name) { meeting.endToEndEncryptionRequired = true }
         guard meeting.participants[participant] == nil else { throw .alreadyJoined(meeting: name, participant: participant) }
         let id = ParticipantID(meeting.nextParticipant)
         do { try meeting.router.join(id) } catch { throw .forwarding("\(error)") }

@@ -102,5 +102,8 @@ public struct MediaServerStatistics: Sendable, Equatable {
     public var dtlsConnected = 0
     public var dtlsFailures = 0
     public var peerConnections = 0
+    /// Publisher packets dropped in E2EE-required meetings because they did not carry the
+    /// SFrame layout (issue 8 §3); the publisher's media is refused from the first one on.
+    public var e2eeViolations = 0
     public init() {}
 }

@@ -115,6 +115,13 @@ public final class MediaServer: Service, Sendable {
         try? await onLoop { engine throws(MediaSessionError) in engine.leave(meeting: meeting, participant: participant) }
     }
 
+    /// Marks `meeting` as requiring end-to-end encryption (its policy says `e2ee: required`):
+    /// from now on a publisher frame without the SFrame layout is dropped and that publisher's
+    /// media refused. The SFU never holds a media key; it checks the layout only.
+    public func requireEndToEndEncryption(meeting: String) async {
+        try? await onLoop { engine throws(MediaSessionError) in engine.encryptedMeetings.insert(meeting); engine.meetings[meeting]?.endToEndEncryptionRequired = true }
+    }
+
     public func statistics() async -> MediaServerStatistics {
         (try? await onLoop { engine throws(MediaSessionError) in engine.statistics }) ?? MediaServerStatistics()
     }

@@ -58,6 +58,11 @@ final class MeetingState {
     var nextTrack: UInt32 = 1
     /// SSRCs the SFU chose for subscribers, kept unique within the meeting.
     var subscriberSSRCs: Set<UInt32> = []
+    /// The meeting's policy requires end-to-end encryption: every publisher frame must carry
+    /// the SFrame layout (docs/e2ee.md), checked on each frame's first packet.
+    var endToEndEncryptionRequired = false
+    /// Publishers caught sending media without it: all their RTP is dropped from then on.
+    var refusedPublishers: Set<ParticipantID> = []
 
     init(name: String, configuration: ForwardingConfiguration) {
         self.name = name

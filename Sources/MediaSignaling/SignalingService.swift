@@ -167,7 +167,7 @@ struct SignalingConnection {
         group.addTask {
             for await event in events { reply.yield(ServerMessage(event)) }
         }
-        logger.info("participant joined", metadata: ["meeting": "\(meetingName)"])
+        logger.info("participant joined a media session")
 
         // 4. Requests until leave or close.
         while let text = await nextText() {

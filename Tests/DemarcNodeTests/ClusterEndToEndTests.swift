@@ -44,16 +44,6 @@ import NodeTrust
         return verified
     }
 
-    /// Opens /v1/rtc with a participant token and prints the server's first message.
-    static let rtcRefusalProbe = """
-        import asyncio, json, sys, websockets
-        async def main():
-            async with websockets.connect(sys.argv[1] + "?token=" + sys.argv[2]) as ws:
-                await ws.send(json.dumps({"type": "join"}))
-                print(await asyncio.wait_for(ws.recv(), 10))
-        asyncio.run(main())
-        """
-
     /// A node-to-node request signed with `node`'s key, as that node would send it.
     func signed(_ c: LocalCluster, as node: String, _ method: String, to target: String, _ path: String, body: Data) async throws -> LocalCluster.Reply {
         let key = try KeyFile.decodeSecret(try String(contentsOfFile: c.path("\(node).key"), encoding: .utf8))
@@ -127,9 +117,27 @@ import NodeTrust
         #expect(outsider.status == 403 && outsider.json["code"] as? String == "identity_not_allowed")
         #expect(try await c.http("POST", "fra-1", "/v1/meetings/consult-1/join").status == 401)
 
-        // Media: an E2EE-required meeting is refused media (the SFU cannot yet verify SFrame), fail closed.
-        let refusedMedia = try c.runPython(["-c", Self.rtcRefusalProbe, "ws://127.0.0.1:\(c.nodes[edge["node"] as? String ?? ""]?.httpPort ?? 0)/v1/rtc", ben])
-        #expect(refusedMedia.contains("not_admitted") && refusedMedia.contains("e2ee"), "\(refusedMedia)")
+        // Media in an E2EE-required meeting: an aiortc publisher that does not encrypt (no SFrame)
+        // is admitted by signaling, but the SFU forwards none of its frames and counts them.
+        var consultTokens: [String] = [ben]
+        for who in ["ana", "chloe"] {
+            let t = try await c.http("POST", "fra-1", "/v1/tenants/acme-health/tokens", token: admin,
+                                     json: ["identity": "\(who)@acme-health.example", "meeting": "consult-1"])
+            let token = try #require(t.json["token"] as? String)
+            #expect(try await c.http("POST", "iad-1", "/v1/meetings/consult-1/join", token: token).status == 200)
+            consultTokens.append(token)
+        }
+        let consultEdge = try #require(edge["node"] as? String)
+        let plain = try c.runPythonStatus([LocalCluster.root.appendingPathComponent("Tests/Interop/interop.py").path,
+                                           "--url", "ws://127.0.0.1:\(c.nodes[consultEdge]!.httpPort)/v1/rtc", "--publisher", consultTokens[0],
+                                           "--subscriber", consultTokens[1], "--subscriber", consultTokens[2], "--seconds", "3", "--min-frames", "1"])
+        #expect(plain.status != 0, "unencrypted media reached subscribers in an E2EE-required meeting: \(plain.out)")
+        let plainVerdict = plain.out.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+        #expect((plainVerdict?["subscribers"] as? [[String: Any]] ?? []).allSatisfy { ($0["videoFrames"] as? Int ?? 1) == 0 }, "\(plain.out)")
+        let consultMetrics = try await c.http("GET", consultEdge, "/metrics").text
+        let violations = consultMetrics.split(separator: "\n").first { $0.hasPrefix("demarc_media_e2ee_violations ") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(violations >= 1, "\(consultMetrics.prefix(300))")
 
         // An `e2ee: off` tenant's meeting carries real media (aiortc) through its edge node,
         // and that node's log records that it processed the meeting's media.

@@ -96,6 +96,12 @@ final class LocalCluster: @unchecked Sendable {
         return r.out + r.err
     }
 
+    /// Runs python3 and returns its exit status and output, whatever the status.
+    func runPythonStatus(_ args: [String]) throws -> (status: Int32, out: String) {
+        let r = try ProcessRun.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + args, in: dir)
+        return (r.status, r.out + r.err)
+    }
+
     func start(_ id: String) throws {
         guard let exe = Self.binary else { throw ClusterTestError.binaryNotFound }
         let p = Process()

@@ -80,7 +80,7 @@ public struct DemarcNode {
 
         let metrics = NodeMetrics()
         let advertiseHost = config.gossip.advertise.host
-        let apiBase = advertiseHost.contains(":") ? "http://[\(advertiseHost)]:\(config.http.bind.port)" : "http://\(advertiseHost):\(config.http.bind.port)"
+        let apiBase = Peer.httpBase(host: advertiseHost, port: config.http.bind.port)
         var meetingLogger = logger
         meetingLogger[metadataKey: "component"] = "meetings"
         let service = try MeetingService(

@@ -50,7 +50,7 @@ extension MeetingService {
 
     /// Sends the same signed request to every usable peer, concurrently.
     func broadcast(_ method: String, _ path: String, body: Data = Data()) async {
-        _ = try? await placementView()
+        await refreshPeers()
         let peers = peerDirectory.peers.values.filter(\.isUsable)
         let client = self.client, logger = self.logger
         await withTaskGroup(of: Void.self) { group in

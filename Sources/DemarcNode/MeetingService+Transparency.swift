@@ -40,7 +40,7 @@ extension MeetingService {
         if let mine = try await localReport(tenant: tenant, meeting: meeting) {
             reports.append(NodeReport(node: nodeID, region: location.region.rawValue, jurisdiction: location.jurisdiction.rawValue, report: mine))
         }
-        _ = try await placementView()
+        await refreshPeers()
         for p in peerDirectory.peers.values.sorted(by: { $0.nodeID < $1.nodeID }) where p.status == .alive && p.apiPort > 0 {
             do {
                 let reply = try await client.call("GET", p, "/internal/v1/tenants/\(tenant)/meetings/\(meeting)/report")

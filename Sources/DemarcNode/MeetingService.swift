@@ -88,13 +88,16 @@ actor MeetingService {
 
     func peer(_ id: String) async -> Peer? {
         if let p = peerDirectory.peers[id] { return p }
-        peerDirectory.rebuild(from: await gossip.instance, nowUnix: nowUnix)
+        await refreshPeers()
         return peerDirectory.peers[id]
     }
 
+    /// Rebuilds the verified peers from the current gossip state (cheap: certificates are cached).
+    func refreshPeers() async { peerDirectory.rebuild(from: await gossip.instance, nowUnix: nowUnix) }
+
     /// Verifies a signed peer request; returns the calling node's id.
     func authenticatePeer(method: String, path: String, node: String?, time: String?, signature: String?, body: [UInt8]) async throws(MeetingError) -> String {
-        if let node, peerDirectory.peers[node] == nil { peerDirectory.rebuild(from: await gossip.instance, nowUnix: nowUnix) }
+        if let node, peerDirectory.peers[node] == nil { await refreshPeers() }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         do {
             let caller = try PeerRequestSignature.verify(method: method, path: path, headers: (node, time, signature), body: body,

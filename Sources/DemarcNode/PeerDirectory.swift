@@ -15,7 +15,10 @@ struct Peer: Sendable, Equatable {
     var status: MemberStatus
     var draining: Bool
 
-    var apiBase: String { host.contains(":") ? "http://[\(host)]:\(apiPort)" : "http://\(host):\(apiPort)" }
+    var apiBase: String { Self.httpBase(host: host, port: apiPort) }
+
+    /// `http://host:port`, with an IPv6 literal in brackets.
+    static func httpBase(host: String, port: Int) -> String { host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)" }
     var isUsable: Bool { status == .alive && !draining && apiPort > 0 }
 }
 

@@ -45,7 +45,7 @@ import NodeTrust
     }
 
     /// A node-to-node request signed with `node`'s key, as that node would send it.
-    func signed(_ c: LocalCluster, as node: String, _ method: String, to target: String, _ path: String, body: Data) async throws -> LocalCluster.Reply {
+    func signedRequest(_ c: LocalCluster, as node: String, _ method: String, to target: String, _ path: String, body: Data) throws -> URLRequest {
         let key = try KeyFile.decodeSecret(try String(contentsOfFile: c.path("\(node).key"), encoding: .utf8))
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         var req = URLRequest(url: URL(string: c.base(target) + path)!)
@@ -55,8 +55,22 @@ import NodeTrust
         req.setValue(String(now), forHTTPHeaderField: PeerRequestSignature.timeHeader)
         req.setValue(PeerRequestSignature.sign(method: method, path: path, unixMilliseconds: now, body: Array(body), key: key),
                      forHTTPHeaderField: PeerRequestSignature.signatureHeader)
+        return req
+    }
+
+    func send(_ req: URLRequest) async throws -> LocalCluster.Reply {
         let (data, response) = try await URLSession.shared.data(for: req)
         return LocalCluster.Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+
+    /// The value of an unlabelled metric in a Prometheus text page (0 when absent).
+    func metric(_ page: String, _ name: String) -> Double {
+        page.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
+    /// interop.py's verdict: its last output line, a JSON object.
+    func interopVerdict(_ output: String) -> [String: Any] {
+        output.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any] ?? [:]
     }
 
     @Test func meetingsStayInAllowedJurisdictionsFailOverDrainAndAreReported() async throws {
@@ -132,12 +146,9 @@ import NodeTrust
                                            "--url", "ws://127.0.0.1:\(c.nodes[consultEdge]!.httpPort)/v1/rtc", "--publisher", consultTokens[0],
                                            "--subscriber", consultTokens[1], "--subscriber", consultTokens[2], "--seconds", "3", "--min-frames", "1"])
         #expect(plain.status != 0, "unencrypted media reached subscribers in an E2EE-required meeting: \(plain.out)")
-        let plainVerdict = plain.out.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
-        #expect((plainVerdict?["subscribers"] as? [[String: Any]] ?? []).allSatisfy { ($0["videoFrames"] as? Int ?? 1) == 0 }, "\(plain.out)")
+        #expect((interopVerdict(plain.out)["subscribers"] as? [[String: Any]] ?? []).allSatisfy { ($0["videoFrames"] as? Int ?? 1) == 0 }, "\(plain.out)")
         let consultMetrics = try await c.http("GET", consultEdge, "/metrics").text
-        let violations = consultMetrics.split(separator: "\n").first { $0.hasPrefix("demarc_media_e2ee_violations ") }
-            .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
-        #expect(violations >= 1, "\(consultMetrics.prefix(300))")
+        #expect(metric(consultMetrics, "demarc_media_e2ee_violations") >= 1, "\(consultMetrics.prefix(300))")
 
         // An `e2ee: off` tenant's meeting carries real media (aiortc) through its edge node,
         // and that node's log records that it processed the meeting's media.
@@ -164,15 +175,13 @@ import NodeTrust
                                        "--url", "ws://127.0.0.1:\(c.nodes[mediaEdge]!.httpPort)/v1/rtc", "--publisher", mediaTokens[0],
                                        "--subscriber", mediaTokens[1], "--subscriber", mediaTokens[2], "--seconds", "4", "--min-frames", "20"])
         // interop.py exits non-zero on too few frames or long gaps; check its verdict too.
-        let verdict = interop.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
-        let subscribers = verdict?["subscribers"] as? [[String: Any]] ?? []
+        let verdict = interopVerdict(interop)
+        let subscribers = verdict["subscribers"] as? [[String: Any]] ?? []
         #expect(subscribers.count == 2 && subscribers.allSatisfy { ($0["videoFrames"] as? Int ?? 0) >= 20 }, "\(interop)")
-        #expect((verdict?["node"] as? [String: Any])?["node"] as? String == mediaEdge)
+        #expect((verdict["node"] as? [String: Any])?["node"] as? String == mediaEdge)
         // The edge's metrics count the forwarded media.
         let edgeMetrics = try await c.http("GET", mediaEdge, "/metrics").text
-        let forwarded = edgeMetrics.split(separator: "\n").first { $0.hasPrefix("demarc_media_rtp_forwarded ") }
-            .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
-        #expect(forwarded > 100, "\(edgeMetrics.prefix(300))")
+        #expect(metric(edgeMetrics, "demarc_media_rtp_forwarded") > 100, "\(edgeMetrics.prefix(300))")
         let huddleReport = try await c.http("GET", mediaEdge, "/v1/meetings/huddle/transparency", token: openAdmin)
         let edgeSummary = ((huddleReport.json["reports"] as? [[String: Any]])?.first { $0["node"] as? String == mediaEdge }?["report"] as? [String: Any])?["summary"] as? [String: Any]
         #expect(edgeSummary?["mediaEndToEndEncrypted"] as? Bool == false, "\(huddleReport.text.prefix(400))")
@@ -181,22 +190,13 @@ import NodeTrust
         // meeting, the US node refuses, logs the refusal and counts it.
         let record = try #require(await meeting(c, home, "consult-1", token: admin))
         let body = try JSONSerialization.data(withJSONObject: record)
-        let fraKey = try KeyFile.decodeSecret(try String(contentsOfFile: c.path("fra-1.key"), encoding: .utf8))
         let path = "/internal/v1/tenants/acme-health/meetings/consult-1/serve"
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        var req = URLRequest(url: URL(string: c.base("iad-1") + path)!)
-        req.httpMethod = "POST"
-        req.httpBody = body
-        req.setValue("fra-1", forHTTPHeaderField: PeerRequestSignature.nodeHeader)
-        req.setValue(String(now), forHTTPHeaderField: PeerRequestSignature.timeHeader)
-        req.setValue(PeerRequestSignature.sign(method: "POST", path: path, unixMilliseconds: now, body: Array(body), key: fraKey),
-                     forHTTPHeaderField: PeerRequestSignature.signatureHeader)
-        let (refusalBody, refusal) = try await URLSession.shared.data(for: req)
-        #expect((refusal as? HTTPURLResponse)?.statusCode == 403)
-        #expect(String(decoding: refusalBody, as: UTF8.self).contains("jurisdiction_not_allowed"))
+        let req = try signedRequest(c, as: "fra-1", "POST", to: "iad-1", path, body: body)
+        let refusal = try await send(req)
+        #expect(refusal.status == 403)
+        #expect(refusal.text.contains("jurisdiction_not_allowed"))
         // The same bytes again are a replay; a user token is no way in either.
-        let (_, replay) = try await URLSession.shared.data(for: req)
-        #expect((replay as? HTTPURLResponse)?.statusCode == 401)
+        #expect(try await send(req).status == 401)
         #expect(try await c.http("POST", "iad-1", path, token: admin, json: [:]).status == 401)
         // A verified member that is not part of the meeting cannot rewrite it: a record moving
         // consult-1 to the US node, signed by that node, is refused by an EU directory node.
@@ -204,8 +204,8 @@ import NodeTrust
         forged["nodes"] = ["iad-1"]
         forged["home"] = "iad-1"
         forged["generation"] = 99
-        let forgedReply = try await signed(c, as: "iad-1", "PUT", to: "dub-1", "/internal/v1/tenants/acme-health/meetings/consult-1",
-                                           body: try JSONSerialization.data(withJSONObject: forged))
+        let forgedReply = try await send(try signedRequest(c, as: "iad-1", "PUT", to: "dub-1", "/internal/v1/tenants/acme-health/meetings/consult-1",
+                                                           body: try JSONSerialization.data(withJSONObject: forged)))
         #expect(forgedReply.status == 403, "\(forgedReply.text)")
         #expect((await meeting(c, "dub-1", "consult-1", token: admin)?["generation"] as? Int) != 99)
 

@@ -63,7 +63,8 @@ extension MeetingService {
 }
 
 /// Appends each policy version a tenant applies at this node to the log, under the
-/// tenant's policy-history commitment (`tenant:policy`, which no meeting id can equal).
+/// tenant's policy-history commitment (`tenant:policy`, which no meeting id can equal) —
+/// only on nodes where the policy allows transparency records (DESIGN.md invariant 2).
 struct PolicyHistoryAuditor: PolicyAuditor {
     let service: MeetingService
     func policyApplied(tenant: String, version: Int, digest: String) async throws {
@@ -76,6 +77,9 @@ extension MeetingService {
 
     func logPolicyHistory(tenant: String) async throws(MeetingError) {
         let policy = try policy(tenant: tenant)
+        // Every node holds every tenant's policy, but a node outside the jurisdictions the
+        // policy allows for transparency records keeps none about the tenant.
+        guard policy.allows(.transparency, in: location.jurisdiction) else { return }
         try await append(.policyApplied(Self.snapshot(policy)), tenant: tenant, meeting: Self.policyHistoryID)
     }
 }

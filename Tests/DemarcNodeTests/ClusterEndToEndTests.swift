@@ -99,6 +99,14 @@ import NodeTrust
                 (try? await c.http("GET", s.id, "/v1/tenants/acme-health/policy", token: admin))?.json["version"] as? Int == 1
             }
         }
+        // Policy history is recorded only where the policy allows transparency records: the
+        // EU nodes' logs grow, the US and Swiss nodes' do not.
+        for s in Self.specs {
+            try await c.eventually("\(s.id)'s policy-history entry", within: .seconds(10)) {
+                let appended = metric((try? await c.http("GET", s.id, "/metrics"))?.text ?? "", "demarc_transparency_appends_total")
+                return Self.eu.contains(s.id) ? appended >= 1 : appended == 0
+            }
+        }
         // The operator may not read it (least privilege).
         #expect(try await c.http("GET", "fra-1", "/v1/tenants/acme-health/policy", token: operatorToken).status == 403)
 

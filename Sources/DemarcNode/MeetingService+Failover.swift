@@ -25,6 +25,7 @@ extension MeetingService {
             guard coordinator == nodeID else { continue }
             await replace(record, view: view)
         }
+        await reconcileRelays()
     }
 
     func replace(_ current: MeetingRecord, view: PlacementView) async {

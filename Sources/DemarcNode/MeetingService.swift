@@ -42,6 +42,12 @@ actor MeetingService {
     /// Meetings whose media this node has recorded as processed.
     var mediaLogged: Set<Key> = []
     var draining = false
+    /// The SFU, for relay links (issue 7); nil on a node without media.
+    var relayMedia: (any RelayMediaPlane)?
+    /// Relay links open at this node, by tree edge.
+    var relayLinks: [RelayEdge: OpenRelay] = [:]
+    /// When to offer a link again after a failed attempt (the child may not hold the record yet).
+    var relayRetryAt: [RelayEdge: ContinuousClock.Instant] = [:]
     var knownAlive: Set<String> = []
     /// Where participants reach this node: its HTTP API and its media port, when it has one.
     let apiBase: String?
@@ -68,6 +74,8 @@ actor MeetingService {
         peerDirectory = PeerDirectory(trustedOperators: operators)
         for r in try store.all() { records[Key(tenant: r.tenant, id: r.id)] = r }
     }
+
+    func attachRelayMedia(_ plane: any RelayMediaPlane) { relayMedia = plane }
 
     // MARK: The view
 

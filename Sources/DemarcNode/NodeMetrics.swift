@@ -11,6 +11,7 @@ final class NodeMetrics: Sendable {
     let logAppends: Counter
     let peerRequestsRefused: Counter
     let meetingsHeld: Gauge
+    let relayLinksOpen: Gauge
     private let membersAlive: Gauge
     private let membersSuspect: Gauge
     private let membersDead: Gauge
@@ -25,6 +26,7 @@ final class NodeMetrics: Sendable {
     init() {
         logAppends = registry.makeCounter(descriptor: .init(namespace: "demarc", metricName: "transparency_appends", unitName: "total", helpText: "Entries this node appended to its transparency log"))
         peerRequestsRefused = registry.makeCounter(descriptor: .init(namespace: "demarc", metricName: "peer_requests_refused", unitName: "total", helpText: "Node-to-node requests refused (unknown node, bad signature, stale, replayed)"))
+        relayLinksOpen = registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: "relay_links_open", unitName: "", helpText: "Relay links this node has open to other nodes of its meetings"))
         meetingsHeld = registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: "meetings_active", unitName: "", helpText: "Active meetings this node serves or holds in its directory"))
         membersAlive = registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: "gossip_members", unitName: "", helpText: "Gossip members by status"), labels: [("status", "alive")])
         membersSuspect = registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: "gossip_members", unitName: "", helpText: "Gossip members by status"), labels: [("status", "suspect")])
@@ -58,6 +60,10 @@ final class NodeMetrics: Sendable {
 
     func refusals(reason: String) -> Counter {
         registry.makeCounter(descriptor: .init(namespace: "demarc", metricName: "refusals", unitName: "total", helpText: "Meetings this node refused to serve, by reason"), labels: [("reason", reason)])
+    }
+
+    func relayRefusals(reason: String) -> Counter {
+        registry.makeCounter(descriptor: .init(namespace: "demarc", metricName: "relay_refusals", unitName: "total", helpText: "Relay links this node refused to open or accept, by reason"), labels: [("reason", reason)])
     }
 
     func failovers(result: String) -> Counter {

@@ -141,6 +141,16 @@ struct NodeRoutes: Sendable {
             try await service.storeReplica(try decodeBody(MeetingRecord.self, body), from: caller)
             return Response(status: .noContent)
         }
+        group.post("tenants/:tenant/meetings/:meeting/relay") { request, context in
+            let body = try await bytes(request)
+            let caller = try await peer(request, body: body)
+            let (answer, signature) = try await service.acceptRelay(tenant: try context.parameters.require("tenant"), meeting: try context.parameters.require("meeting"),
+                                                                    offerBody: body, from: caller)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            if let name = HTTPField.Name(MeetingService.relayResponseSignatureHeader) { headers[name] = signature }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer)))
+        }
         group.post("tenants/:tenant/meetings/:meeting/join") { request, context in
             let body = try await bytes(request)
             _ = try await peer(request, body: body)

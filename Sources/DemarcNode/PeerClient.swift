@@ -13,6 +13,8 @@ struct PeerClient: Sendable {
     struct Reply: Sendable {
         var status: Int
         var body: Data
+        /// Response headers, by lower-cased name.
+        var headers: [String: String] = [:]
     }
 
     enum Failure: Error, CustomStringConvertible {
@@ -37,7 +39,12 @@ struct PeerClient: Sendable {
         }
         do {
             let (data, response) = try await URLSession.shared.data(for: request)
-            return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+            let http = response as? HTTPURLResponse
+            var headers: [String: String] = [:]
+            for (name, value) in http?.allHeaderFields ?? [:] {
+                if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
+            }
+            return Reply(status: http?.statusCode ?? 0, body: data, headers: headers)
         } catch {
             throw .unreachable(node: peer.nodeID, reason: "\(error.localizedDescription)")
         }

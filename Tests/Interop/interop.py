@@ -138,6 +138,13 @@ class Subscriber:
         self.tracks = []
         self.tasks = []
         self.joined = asyncio.Event()
+        # Client-driven reconnect (issue 7): when the edge's signaling drops, ask these
+        # nodes' APIs for a new edge (POST /v1/meetings/{id}/join) and reconnect there.
+        self.rejoin_apis = []
+        self.meeting = None
+        self.dropped_at = None
+        self.rejoined_after = None
+        self.rejoined_edge = None
         self.per_track = {}
         self.track_resolutions = {}
         self.pc.on("track", self.on_track)
@@ -171,7 +178,12 @@ class Subscriber:
             except asyncio.TimeoutError:
                 continue
             except websockets.ConnectionClosed:
-                return
+                if not self.rejoin_apis or stop.is_set():
+                    return
+                ws = await self.rejoin(token, stop)
+                if ws is None:
+                    return
+                continue
             if message["type"] == "subscriberOffer":
                 self.offers += 1
                 sdp = message["sdp"]
@@ -183,6 +195,33 @@ class Subscriber:
             elif message["type"] == "error":
                 print(f"{self.name}: server error {message}", file=sys.stderr)
 
+    async def rejoin(self, token, stop):
+        import urllib.request
+        self.dropped_at = time.monotonic()
+        lost = getattr(self, "edge_node", None)
+        await self.pc.close()
+        self.pc = RTCPeerConnection()
+        self.pc.on("track", self.on_track)
+        while not stop.is_set():
+            for api in self.rejoin_apis:
+                try:
+                    request = urllib.request.Request(f"{api}/v1/meetings/{self.meeting}/join", data=b"{}", method="POST",
+                                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+                    answer = json.loads(await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=2).read()))
+                    edge = answer["edge"]
+                    if edge["node"] == lost or not edge.get("api"):
+                        continue
+                    ws, joined = await signaling(edge["api"].replace("http://", "ws://") + "/v1/rtc", token)
+                    self.ws = ws
+                    self.edge_node = edge["node"]
+                    self.rejoined_edge = edge["node"]
+                    self.rejoined_after = round(time.monotonic() - self.dropped_at, 3)
+                    return ws
+                except Exception:
+                    continue
+            await asyncio.sleep(0.2)
+        return None
+
     async def through_relay(self, sdp):
         """Points the SFU's host candidates at a lossy relay in front of it."""
         import re
@@ -192,6 +231,18 @@ class Subscriber:
             self.relay = LossyRelay((host, port), self.loss)
             self.relay_port = await self.relay.start()
         return sdp.replace(f"{host} {port} typ host", f"{host} {self.relay_port} typ host")
+
+    def resumed_after(self, killed_at, interruption=0.5):
+        """Seconds from the kill to the first frame after media stopped (0: it never stopped; None: it never came back)."""
+        after = [t for t in self.frame_times if t > killed_at]
+        if not after:
+            return None
+        previous = max([t for t in self.frame_times if t <= killed_at], default=killed_at)
+        for t in after:
+            if t - previous > interruption:
+                return round(t - killed_at, 3)
+            previous = t
+        return 0
 
     def report(self):
         gaps = [b - a for a, b in zip(self.frame_times, self.frame_times[1:])]
@@ -206,6 +257,8 @@ class Subscriber:
             "firstFrameAfterSeconds": round(self.frame_times[0] - self.started, 3) if self.frame_times else None,
             "lossPercent": self.loss,
             "relayDropped": self.relay.dropped if self.relay else 0,
+            "signalingDroppedToRejoinedSeconds": self.rejoined_after,
+            "rejoinedAt": self.rejoined_edge,
             "relayRelayed": self.relay.relayed if self.relay else 0,
         }
 
@@ -215,6 +268,8 @@ async def main():
     parser.add_argument("--url", required=True)
     parser.add_argument("--publisher", required=True)
     parser.add_argument("--subscriber", action="append", required=True)
+    parser.add_argument("--subscriber-url", action="append", default=[],
+                        help="signaling URL of the i-th subscriber's edge (default --url): subscribers on other nodes of a cascaded meeting")
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--early-subscribers", type=int, default=1,
                         help="how many subscribers join before the publisher publishes (renegotiation path)")
@@ -222,29 +277,49 @@ async def main():
     parser.add_argument("--max-gap", type=float, default=1.5)
     parser.add_argument("--loss-percent", type=float, default=0,
                         help="drop this share of the SFU's RTP to the first subscriber (through a relay)")
+    parser.add_argument("--kill-pid", type=int, default=0,
+                        help="SIGKILL this process (a relay node) once media flows, and report when media resumed")
+    parser.add_argument("--kill-after", type=float, default=2)
+    parser.add_argument("--rejoin-api", action="append", default=[],
+                        help="HTTP API base of a node to ask for a new edge when a subscriber's signaling drops")
+    parser.add_argument("--meeting", default=None, help="the meeting id (for --rejoin-api)")
+    parser.add_argument("--edge-node", action="append", default=[], help="the node id of the i-th subscriber's edge (for --rejoin-api)")
     args = parser.parse_args()
 
     stop = asyncio.Event()
     subscribers = [Subscriber(f"subscriber{i + 1}", loss=args.loss_percent if i == 0 else 0) for i in range(len(args.subscriber))]
+    urls = {s.name: (args.subscriber_url[i] if i < len(args.subscriber_url) else args.url) for i, s in enumerate(subscribers)}
+
+    for i, s in enumerate(subscribers):
+        s.rejoin_apis, s.meeting = args.rejoin_api, args.meeting
+        s.edge_node = args.edge_node[i] if i < len(args.edge_node) else None
+
+    def url_of(subscriber):
+        return urls[subscriber.name]
     runs = []
     started = time.monotonic()
     for subscriber, token in list(zip(subscribers, args.subscriber))[: args.early_subscribers]:
         subscriber.started = started
-        runs.append(asyncio.ensure_future(subscriber.run(args.url, token, stop)))
+        runs.append(asyncio.ensure_future(subscriber.run(url_of(subscriber), token, stop)))
     early = [s.joined.wait() for s in subscribers[: args.early_subscribers]]
     if early:
         await asyncio.wait_for(asyncio.gather(*early), 20)
     ws, pc, joined = await publish(args.url, args.publisher)
     for subscriber, token in list(zip(subscribers, args.subscriber))[args.early_subscribers:]:
         subscriber.started = time.monotonic()
-        runs.append(asyncio.ensure_future(subscriber.run(args.url, token, stop)))
+        runs.append(asyncio.ensure_future(subscriber.run(url_of(subscriber), token, stop)))
 
     # Wait for the first video frame everywhere (bounded), then measure for --seconds.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not all(s.video_frames > 0 for s in subscribers):
         await asyncio.sleep(0.1)
     measure_from = time.monotonic()
+    killed_at = None
     while time.monotonic() < measure_from + args.seconds:
+        if args.kill_pid and killed_at is None and time.monotonic() >= measure_from + args.kill_after:
+            import os, signal
+            os.kill(args.kill_pid, signal.SIGKILL)
+            killed_at = time.monotonic()
         await asyncio.sleep(0.1)
     for subscriber in subscribers:  # gaps only count once media flows
         subscriber.frame_times = [t for t in subscriber.frame_times if t >= measure_from - 0.5] or subscriber.frame_times
@@ -252,6 +327,9 @@ async def main():
     await asyncio.gather(*runs, return_exceptions=True)
 
     reports = [s.report() for s in subscribers]
+    if killed_at is not None:
+        for s, r in zip(subscribers, reports):
+            r["resumedAfterKillSeconds"] = s.resumed_after(killed_at)
     result = {"node": joined.get("node"), "seconds": args.seconds, "subscribers": reports}
     failures = []
     for r in reports:

@@ -136,6 +136,52 @@ def main():
     assert r.returncode == 0, r.stderr[-2000:]
     print("  (in an e2ee: required meeting the SFU forwards only SFrame-encrypted frames: these unencrypted clients would be dropped)")
 
+    step("A cascaded meeting: two people each in Ireland, Germany and Switzerland, one node each, media relayed between them")
+    _, tt = call("POST", watcher["http"], "/v1/tenants", op, {"id": "tri-clinic"})
+    tri_admin = tt["admin_token"]
+    tri_policy = "tenant: tri-clinic\nversion: 1\njurisdictions: [DE, IE, CH]\ne2ee: off\nparticipants: { domains: [tri.example] }\n"
+    eventually("tri-clinic's policy", 15, lambda: call("PUT", watcher["http"], "/v1/tenants/tri-clinic/policy", tri_admin, raw=tri_policy)[0] == 200)
+    people = [("ida", "IE"), ("ivo", "IE"), ("dora", "DE"), ("dirk", "DE"), ("chiara", "CH"), ("cyril", "CH")]
+    status, rounds = call("POST", us["http"], "/v1/meetings", tri_admin, {"id": "rounds", "participants": [{"id": f"{p}@tri.example", "country": c} for p, c in people]})
+    assert status == 201, (status, rounds)
+    show_placement(rounds, by_id)
+    tri_tokens, tri_edges = {}, {}
+    for p, _ in people:
+        _, t = call("POST", watcher["http"], "/v1/tenants/tri-clinic/tokens", tri_admin, {"identity": f"{p}@tri.example", "meeting": "rounds"})
+        _, j = call("POST", us["http"], "/v1/meetings/rounds/join", t["token"])
+        tri_tokens[p], tri_edges[p] = t["token"], j["edge"]
+    first = {}
+    for p, _ in people:
+        first.setdefault(tri_edges[p]["node"], p)
+    hubs = list(first.values())
+    if rounds["shape"] == "cascaded" and len(hubs) >= 2:
+        def links_open():
+            total = 0
+            for n in rounds["nodes"]:
+                s_, page = call("GET", by_id[n]["http"], "/metrics")
+                total += sum(float(l.split()[-1]) for l in str(page).splitlines() if l.startswith("demarc_relay_links_open "))
+            return total >= 2 * len(rounds["relay_tree"])
+        eventually("the relay links to open at both ends", 20, links_open)
+        publisher, subs = hubs[0], hubs[1:]
+        url = lambda p: tri_edges[p]["api"].replace("http://", "ws://") + "/v1/rtc"
+        cmd = [sys.executable, "Tests/Interop/interop.py", "--url", url(publisher), "--publisher", tri_tokens[publisher], "--seconds", "4", "--min-frames", "20"]
+        for p in subs:
+            cmd += ["--subscriber", tri_tokens[p], "--subscriber-url", url(p)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        result = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+        print(f"  {publisher} publishes at {tri_edges[publisher]['node']}:")
+        for p, sub in zip(subs, result.get("subscribers", [])):
+            print(f"    {p} at {tri_edges[p]['node']} ({tri_edges[p]['jurisdiction']}): {sub['videoFrames']} video frames, {sub['audioFrames']} audio frames, "
+                  f"longest gap {sub['maxGapSeconds']:.2f} s — relayed {tri_edges[publisher]['node']} -> {tri_edges[p]['node']}")
+        assert r.returncode == 0, r.stderr[-2000:]
+        _, agg = call("GET", watcher["http"], "/v1/meetings/rounds/transparency", tri_admin)
+        for entry in agg.get("reports", []):
+            rel = (entry.get("report") or {}).get("summary", {}).get("relays", [])
+            if rel:
+                print(f"    {entry['node']}'s log: " + "; ".join(f"relay link {x['from']['node']} -> {x['to']['node']} opened" for x in rel))
+    else:
+        print("  (placement chose a single node for this meeting; nothing to relay)")
+
     step("A Swiss-only tenant after its only Swiss node is lost: refused with a typed error, never moved abroad")
     ch = next((n for n in nodes if n["jurisdiction"] == "CH"), None)
     status, t2 = call("POST", watcher["http"], "/v1/tenants", op, {"id": "helvetia-bank"})

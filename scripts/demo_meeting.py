@@ -152,7 +152,7 @@ def main():
         print(f"  {publisher} publishes at {tri_edges[publisher]['node']}:")
         for p, sub in zip(subs, result.get("subscribers", [])):
             print(f"    {p} at {tri_edges[p]['node']} ({tri_edges[p]['jurisdiction']}): {sub['videoFrames']} video frames, {sub['audioFrames']} audio frames, "
-                  f"longest gap {sub['maxGapSeconds']:.2f} s — relayed {' -> '.join(tree_path(rounds['relay_tree'], tri_edges[publisher]['node'], tri_edges[p]['node']))}")
+                  f"longest gap {sub['maxGapSeconds'] or 0:.2f} s — relayed {' -> '.join(tree_path(rounds['relay_tree'], tri_edges[publisher]['node'], tri_edges[p]['node']))}")
         assert r.returncode == 0, r.stderr[-2000:]
         _, agg = call("GET", us["http"], "/v1/meetings/rounds/transparency", tri_admin)
         for entry in agg.get("reports", []):

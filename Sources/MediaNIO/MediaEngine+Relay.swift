@@ -148,12 +148,14 @@ extension MediaEngine {
 
     // MARK: Receiving
 
-    /// A 0xD1 datagram: dropped and counted unless it names an open link, comes from that
-    /// link's address and authenticates (replays refused by the opener's window).
+    /// A 0xD1 datagram: dropped and counted unless it names an open link and authenticates
+    /// under the link's key (replays refused by the opener's window). The source address is
+    /// not checked: the key is the link's identity, and between nodes a datagram may come
+    /// through a NAT, a load balancer or a delaying relay (`demarc cluster up --netns`) whose
+    /// address is not the far node's. Answers always go to the far node's advertised address.
     func receiveRelay(_ datagram: [UInt8], from source: SocketAddress) {
         guard datagram.count >= RelayPacket.headerLength,
-              let link = relayLinks[datagram[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }],
-              source.transportAddress == link.transportAddress else {
+              let link = relayLinks[datagram[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }] else {
             statistics.relayRefused += 1
             return
         }

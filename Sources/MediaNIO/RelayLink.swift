@@ -8,7 +8,6 @@ import RelayLinks
 final class RelayLink {
     let spec: RelayLinkSpec
     let address: SocketAddress
-    let transportAddress: TransportAddress?
     var sealer: RelaySealer
     var opener: RelayOpener
     var packetsSent = 0
@@ -37,7 +36,6 @@ final class RelayLink {
     init(spec: RelayLinkSpec, address: SocketAddress) {
         self.spec = spec
         self.address = address
-        transportAddress = address.transportAddress
         sealer = RelaySealer(linkID: spec.linkID, key: spec.sendingKey)
         opener = RelayOpener(linkID: spec.linkID, key: spec.receivingKey)
     }

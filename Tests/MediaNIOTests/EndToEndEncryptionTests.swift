@@ -109,7 +109,7 @@ struct EndToEndEncryptionTests {
             try await send(Self.encryptedVP8(keyID: E2EEKeyID(senderSlot: bobSlot, generation: 0).rawValue, counter: 2), sequence: 2)
             try await send(Self.encryptedVP8(keyID: E2EEKeyID(senderSlot: slot, generation: 0).rawValue, counter: 3), sequence: 3)
             try await within(.seconds(10), "both frames refused") {
-                while await server.statistics().e2eeViolations < 2 { await Task.yield() }
+                while await server.statistics().e2eeViolations < 2 { try Task.checkCancellation(); await Task.yield() }
             }
             #expect(await server.statistics().rtpForwarded == 1)
             #expect(await server.endToEndEncryptionObserved(meeting: "m") == true)

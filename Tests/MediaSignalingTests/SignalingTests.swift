@@ -166,6 +166,69 @@ struct ChromiumInteropTests {
     }
 }
 
+extension ChromiumInteropTests {
+    struct EndToEndReport: Decodable {
+        var failures: [String]
+        var summary: [String: AnyJSON]?
+    }
+
+    /// Enough of JSON to print a report's summary back.
+    enum AnyJSON: Decodable, CustomStringConvertible {
+        case value(String)
+        case object([String: AnyJSON])
+        init(from decoder: any Decoder) throws {
+            if let object = try? [String: AnyJSON](from: decoder) { self = .object(object); return }
+            let c = try decoder.singleValueContainer()
+            if let n = try? c.decode(Double.self) { self = .value(n == n.rounded() ? String(Int(n)) : String(n)) }
+            else if let s = try? c.decode(String.self) { self = .value(s) }
+            else if let a = try? c.decode([AnyJSON].self) { self = .value("[\(a.map(\.description).joined(separator: ", "))]") }
+            else { self = .value("null") }
+        }
+        var description: String {
+            switch self {
+            case .value(let v): v
+            case .object(let o): "{" + o.keys.sorted().map { "\($0): \(o[$0]!)" }.joined(separator: ", ") + "}"
+            }
+        }
+    }
+
+    /// End-to-end encryption with the web client in headless Chromium, through the SFU
+    /// (Tests/Interop/e2ee_chromium_check.py): two E2EE participants decode each other; one
+    /// sealing a wrong key cannot be decrypted; keys rotate when it leaves; a plain client is
+    /// refused (`e2ee_required`), one that declares a key but sends plaintext has its media
+    /// refused by the SFU; an `e2ee: off` meeting carries plain media. The SFU observed only
+    /// SFrame in the required meeting and plaintext in the other.
+    @Test func endToEndEncryptedMeetingInHeadlessChromium() async throws {
+        let node = try TestNode(node: ["node": "node-test-1", "region": "eu-de-fra", "jurisdiction": "DE"])
+        let secure = RTCSignaling.mediaMeeting(tenant: "acme", meeting: "secure")
+        let open = RTCSignaling.mediaMeeting(tenant: "acme", meeting: "open")
+        await node.media.requireEndToEndEncryption(meeting: secure)
+        let arguments = [
+            "--alice", try node.token("alice", meeting: "secure"), "--bob", try node.token("bob", meeting: "secure"),
+            "--mallory", try node.token("mallory", meeting: "secure"), "--plain", try node.token("plain", meeting: "secure"),
+            "--pretender", try node.token("pretender", meeting: "secure"),
+            "--open-publisher", try node.token("olive", meeting: "open"), "--open-viewer", try node.token("otto", meeting: "open"),
+            "--node", "node-test-1",
+        ]
+        try await node.application(webClient: true).test(.live) { client in
+            let port = try #require(client.port)
+            let result = try await runPython("e2ee_chromium_check.py", ["--http", "http://localhost:\(port)"] + arguments, deadline: .seconds(300))
+            let statistics = await node.media.statistics()
+            let report = try? JSONDecoder().decode(EndToEndReport.self, from: Data(result.stdout.utf8))
+            #expect(result.status == 0, "e2ee_chromium_check.py: \(result.stdout.suffix(6000))\n\(result.stderr.suffix(3000))\n\(statistics)")
+            #expect(report?.failures == [], "\(report?.failures ?? [])")
+            // The pretender's plaintext reached the SFU and was refused there, never forwarded.
+            try await within(.seconds(10), "the pretender's media to be refused") {
+                while await node.media.statistics().e2eeViolations == 0 { try Task.checkCancellation(); await Task.yield() }
+            }
+            #expect(await node.media.endToEndEncryptionObserved(meeting: secure) == true)
+            #expect(await node.media.endToEndEncryptionObserved(meeting: open) == false)
+            print("e2ee chromium summary: \(report?.summary.map { s in s.keys.sorted().map { "\($0)=\(s[$0]!)" }.joined(separator: "\n  ") } ?? "none")")
+            print("e2ee chromium statistics: \(statistics)")
+        }
+    }
+}
+
 @Suite("Signaling")
 struct SignalingTests {
     /// Tokens, grants and admission are enforced over a live WebSocket (Tests/Interop/signaling_checks.py).

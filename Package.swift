@@ -240,7 +240,7 @@ let package = Package(
         .testTarget(
             name: "MediaNIOTests",
             dependencies: [
-                "MediaNIO", "MediaLoadTest", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper",
+                "MediaNIO", "MediaLoadTest", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper", "SFrame",
                 "RelayLinks", "SodiumWrapper", "DemarcTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

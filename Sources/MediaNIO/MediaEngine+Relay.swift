@@ -22,8 +22,7 @@ extension MediaEngine {
         do { address = try SocketAddress(ipAddress: spec.remoteHost, port: spec.remotePort) } catch {
             throw .relayLink("the remote media address \(spec.remoteHost):\(spec.remotePort) is not an IP address and port")
         }
-        let meeting = meetings[spec.meeting] ?? MeetingState(name: spec.meeting, configuration: configuration.forwarding)
-        if encryptedMeetings.contains(spec.meeting) { meeting.endToEndEncryptionRequired = true }
+        let meeting = meetingState(spec.meeting)
         meetings[spec.meeting] = meeting
         let link = RelayLink(spec: spec, address: address)
         relayLinks[spec.linkID] = link
@@ -38,7 +37,7 @@ extension MediaEngine {
         guard let meeting = meetings[link.spec.meeting] else { return }
         meeting.links.removeAll { $0 == id }
         removeRemotes(of: link, in: meeting)
-        if meeting.isEmpty { meetings[meeting.name] = nil }
+        if meeting.isEmpty { forget(meeting) }
         logger.info("relay link closed", metadata: ["link": "\(id)"])
     }
 
@@ -108,7 +107,7 @@ extension MediaEngine {
             guard let session = meeting.participants[name] else { continue }
             let map = session.extensionMap
             states.append(RelayParticipantState(
-                name: name, node: configuration.nodeName, identityKey: nil, slot: nil,
+                name: name, node: session.info.node ?? configuration.nodeName, identityKey: session.info.identityKey, slot: session.info.slot,
                 extensions: RelayExtensionIDs(mid: map.mid, rid: map.rtpStreamID, repairedRID: map.repairedRTPStreamID, audioLevel: map.audioLevel),
                 tracks: trackStates(of: session.id, in: meeting)))
         }
@@ -197,10 +196,7 @@ extension MediaEngine {
             link.nackGenerators[header.ssrc]?.packetReceived(sequenceNumber: header.sequenceNumber, now: time)
             guard let owner = link.ssrcOwner[header.ssrc] ?? learnedOwner(header, raw, link: link, meeting: meeting) else { return }
             // Defence in depth: a remote publisher's frames are checked like a local one's.
-            if meeting.endToEndEncryptionRequired, !carriesEndToEndEncryption(raw, meeting: meeting, publisher: owner) {
-                statistics.e2eeViolations += 1
-                return
-            }
+            guard admitsEndToEndEncryption(raw, meeting: meeting, publisher: owner, slot: meeting.remoteByID[owner]?.info.slot) else { return }
             meeting.router.receiveRTP(from: owner, packet: raw, now: time, into: &batch)
             statistics.relayRTPForwarded += 1
             if meeting.links.count > 1 { relayOut(raw, meeting: meeting, except: link.spec.linkID, now: time) }

@@ -53,3 +53,25 @@ test('frames are encrypted in the VP8 layout and decrypted back; unknown codecs 
   assert.equal((await run('decrypt', [{ type: 'delta', data: new ArrayBuffer(0) }], 'video/VP8'))[0].data.byteLength, 0);
   assert.equal(posted.at(-1).code, 'codec');
 });
+
+test('the worker counts frames per sender slot and answers getStats', async () => {
+  const key = crypto.getRandomValues(new Uint8Array(16));
+  const wrong = crypto.getRandomValues(new Uint8Array(16));
+  self.onmessage({ data: { type: 'addReceiveKey', kid: '70000', baseKey: key } });
+  self.onmessage({ data: { type: 'addReceiveKey', kid: '80000', baseKey: wrong } });
+  const good = await protectFrame(new Uint8Array(keyframe().data), 'vp8', await SFrameSender.create(0x70000n, key));
+  const bad = await protectFrame(new Uint8Array(keyframe().data), 'vp8', await SFrameSender.create(0x80000n, key));
+  const before = await stats();
+  assert.equal((await run('decrypt', [{ type: 'key', data: good.buffer }, { type: 'key', data: bad.buffer }], 'video/VP8')).length, 1);
+  const after = await stats();
+  assert.equal(after.framesDecrypted - before.framesDecrypted, 1);
+  assert.equal(after.decryptFailures - before.decryptFailures, 1);
+  assert.equal(after.decryptedBySlot['7'], 1);
+  assert.equal(after.failuresBySlot['8'], 1);
+  assert.equal(after.decryptedBySlot['8'], undefined);
+});
+
+async function stats() {
+  self.onmessage({ data: { type: 'getStats' } });
+  return posted.filter((m) => m.type === 'stats').at(-1).stats;
+}

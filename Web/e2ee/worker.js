@@ -7,12 +7,15 @@
 //   { type: 'addReceiveKey', kid: string(hex), baseKey: Uint8Array }       a peer's key (from an envelope)
 //   { type: 'removeKey', kid: string(hex) }                                after a rotation's grace period
 //   { type: 'streams', operation: 'encrypt'|'decrypt', readable, writable, codec? }   fallback path
-// Worker → page: { type: 'error', operation, code, message } for dropped frames (rate-limited).
+//   { type: 'getStats' }                                                    answered with 'stats'
+// Worker → page: { type: 'error', operation, code, message } for dropped frames (rate-limited);
+//   { type: 'stats', stats: { framesEncrypted, framesDecrypted, decryptFailures, encryptDrops,
+//     decryptedBySlot: {slot: n}, failuresBySlot: {slot: n} } } (slot: the KID's sender slot).
 //
 // A frame is never forwarded unencrypted: with no send key, or a codec without a defined
 // layout, outgoing frames are dropped, which is what `e2ee: required` asks for.
 
-import { SFrameSender, SFrameReceiver, protectFrame, unprotectFrame } from './sframe.js';
+import { SFrameSender, SFrameReceiver, protectFrame, unprotectFrame, clearPrefixLength, parseHeader, splitKeyID } from './sframe.js';
 
 let sender = null;
 // Key messages are applied in order, and a frame waits for those that arrived before it, so a
@@ -23,6 +26,18 @@ function updateKeys(operation, change) {
 }
 const receiver = new SFrameReceiver({ ratchetOnDemand: true });
 const lastReport = new Map();
+const stats = { framesEncrypted: 0, framesDecrypted: 0, decryptFailures: 0, encryptDrops: 0, decryptedBySlot: {}, failuresBySlot: {} };
+
+/** The sender slot in a protected frame's SFrame header, or 'unparsable'. */
+function senderSlotOf(data, codec) {
+  try {
+    return String(splitKeyID(parseHeader(data.subarray(clearPrefixLength(codec, data))).kid).slot);
+  } catch {
+    return 'unparsable';
+  }
+}
+
+function count(table, slot) { table[slot] = (table[slot] ?? 0) + 1; }
 
 function report(operation, error, frame) {
   const code = error.code ?? error.name;
@@ -56,11 +71,22 @@ function transformer(operation, hint) {
         if (operation === 'encrypt') {
           if (!sender) throw Object.assign(new Error('no send key yet; frame dropped'), { code: 'no-key' });
           frame.data = (await protectFrame(data, codec, sender)).buffer;
+          stats.framesEncrypted++;
         } else {
-          frame.data = (await unprotectFrame(data, codec, receiver)).buffer;
+          const slot = senderSlotOf(data, codec);
+          try {
+            frame.data = (await unprotectFrame(data, codec, receiver)).buffer;
+          } catch (error) {
+            stats.decryptFailures++;
+            count(stats.failuresBySlot, slot);
+            throw error;
+          }
+          stats.framesDecrypted++;
+          count(stats.decryptedBySlot, slot);
         }
         controller.enqueue(frame);
       } catch (error) {
+        if (operation === 'encrypt') stats.encryptDrops++;
         report(operation, error, frame); // drop: never forward plaintext, never render garbage
       }
     },
@@ -89,6 +115,9 @@ self.onmessage = (event) => {
       break;
     case 'streams':
       attach(m.operation, m.readable, m.writable, m.codec);
+      break;
+    case 'getStats':
+      self.postMessage({ type: 'stats', stats: structuredClone(stats) });
       break;
   }
 };

@@ -245,7 +245,7 @@ let package = Package(
         .testTarget(
             name: "MediaNIOTests",
             dependencies: [
-                "MediaNIO", "MediaLoadTest", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper",
+                "MediaNIO", "MediaLoadTest", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper", "SFrame",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -6,6 +6,20 @@ import NIOCore
 import SFrameEnforcement
 import SFrame
 
+/// ``MediaEngine/endToEndEncryptionVerdict(_:meeting:session:)``.
+enum EndToEndEncryptionVerdict {
+    /// A frame start with the SFrame layout and the publisher's slot.
+    case encrypted
+    /// A frame start without it (nil: the codec has no E2EE layout).
+    case plaintext(E2EEViolation?)
+    /// A later packet of a frame, an empty payload, RTX or an unknown payload type.
+    case notAFrameStart
+    /// From a publisher refused earlier in an E2EE-required meeting.
+    case refused
+    /// Not an RTP packet the forwarding core could use anyway.
+    case unparsable
+}
+
 extension MediaEngine {
     // MARK: Inbound datagrams (RFC 7983 demultiplexing)
 
@@ -156,11 +170,28 @@ extension MediaEngine {
                 if peer.role == .publisher {
                     let packet = UnsafeRawBufferPointer(rebasing: raw[0..<length])
                     if let id = peer.transportCCID { recordTransportSequence(packet, id: id, peer: peer, now: time) }
-                    if meeting.endToEndEncryptionRequired, !carriesEndToEndEncryption(packet, meeting: meeting, session: session) {
-                        statistics.e2eeViolations += 1
-                        return true   // authenticated, but refused: never forwarded
+                    let verdict = endToEndEncryptionVerdict(packet, meeting: meeting, session: session)
+                    if meeting.endToEndEncryptionRequired {
+                        switch verdict {
+                        case .refused, .unparsable:
+                            statistics.e2eeViolations += 1
+                            return true   // authenticated, but refused: never forwarded
+                        case .plaintext(let violation):
+                            meeting.refusedPublishers.insert(session.id)
+                            logger.warning("publisher refused: media without end-to-end encryption in an E2EE-required meeting",
+                                           metadata: ["violation": "\(violation)"])
+                            statistics.e2eeViolations += 1
+                            return true
+                        case .encrypted, .notAFrameStart:
+                            break
+                        }
                     }
                     meeting.router.receiveRTP(from: session.id, packet: packet, now: time, into: &batch)
+                    switch verdict {
+                    case .encrypted: meeting.observation.encryptedFrames += 1
+                    case .plaintext, .refused: meeting.observation.plaintextFrames += 1
+                    case .notAFrameStart, .unparsable: break
+                    }
                 }
             }
             return true
@@ -172,34 +203,33 @@ extension MediaEngine {
         perform(meeting)
     }
 
-    /// In an E2EE-required meeting, whether a publisher's (SRTP-decrypted) RTP packet may be
-    /// forwarded: the first packet of each frame must carry the SFrame layout for its codec
-    /// (`E2EEPayloadValidator`: VP8's clear prefix then an SFrame header; Opus all SFrame).
-    /// A codec without an E2EE layout (H.264 today) is refused, and a publisher caught once
-    /// sending without the layout has all its media refused from then on. RTX and unknown
-    /// payload types pass to the forwarding core, which drops publishers' RTX.
-    func carriesEndToEndEncryption(_ packet: UnsafeRawBufferPointer, meeting: MeetingState, session: ParticipantSession) -> Bool {
-        guard !meeting.refusedPublishers.contains(session.id) else { return false }
-        guard let header = try? RTPHeader.parse(packet) else { return false }
+    /// What a publisher's (SRTP-decrypted) RTP packet says about end-to-end encryption
+    /// (docs/e2ee.md, "Enforcement"): the first packet of each frame must carry the SFrame
+    /// layout of its codec (`E2EEPayloadValidator`: VP8's clear prefix then an SFrame header;
+    /// Opus all SFrame) with a KID whose sender slot is the publisher's own. A codec without an
+    /// E2EE layout (H.264 today) never qualifies. RTX and unknown payload types are not frame
+    /// starts (the forwarding core drops publishers' RTX). Checked in every meeting: required
+    /// meetings refuse on it, the others only record it (``EndToEndEncryptionObservation``).
+    func endToEndEncryptionVerdict(_ packet: UnsafeRawBufferPointer, meeting: MeetingState, session: ParticipantSession) -> EndToEndEncryptionVerdict {
+        if meeting.endToEndEncryptionRequired, meeting.refusedPublishers.contains(session.id) { return .refused }
+        guard let header = try? RTPHeader.parse(packet) else { return .unparsable }
         guard let track = meeting.tracks.values.first(where: { $0.publisher == session.id && $0.codec.payloadType == header.payloadType }) else {
-            return true
+            return .notAFrameStart
         }
         let codec: E2EECodec
         switch track.codec.encodingName.lowercased() {
         case "vp8": codec = .vp8
         case "opus": codec = .opus
-        default:
-            meeting.refusedPublishers.insert(session.id)
-            return false
+        default: return .plaintext(nil)
         }
         let payload = UnsafeRawBufferPointer(rebasing: packet[header.payloadRange])
         do {
-            _ = try E2EEPayloadValidator.validate(rtpPayload: payload, codec: codec, senderSlot: nil)
-            return true
+            switch try E2EEPayloadValidator.validate(rtpPayload: payload, codec: codec, senderSlot: session.slot) {
+            case .frameStart: return .encrypted
+            case .continuation: return .notAFrameStart
+            }
         } catch {
-            meeting.refusedPublishers.insert(session.id)
-            logger.warning("publisher refused: media without end-to-end encryption in an E2EE-required meeting", metadata: ["violation": "\(error)"])
-            return false
+            return .plaintext(error)
         }
     }
 

@@ -28,6 +28,10 @@ final class MediaEngine: @unchecked Sendable {
     var statistics = MediaServerStatistics()
     /// Meetings whose policy requires end-to-end encryption (``MediaServer/requireEndToEndEncryption(meeting:)``).
     var encryptedMeetings: Set<String> = []
+    /// Per meeting, whether the publisher frames forwarded so far all carried the SFrame
+    /// layout (``MediaServer/endToEndEncryptionObserved(meeting:)``). Outlives the meeting's
+    /// state on this node until ``MediaServer/forgetEndToEndEncryptionObservation(meeting:)``.
+    var observations: [String: EndToEndEncryptionObservation] = [:]
     var batch = ForwardingBatch()
     var tickTask: RepeatedTask?
     var ticks = 0
@@ -95,10 +99,17 @@ final class MediaEngine: @unchecked Sendable {
 
     // MARK: Signaling operations (docs/signaling.md)
 
-    func join(meeting name: String, participant: String, autoSubscribe: Bool) throws(MediaSessionError) -> AsyncStream<MediaEvent> {
+    func join(meeting name: String, participant: String, autoSubscribe: Bool, identityKey: String? = nil,
+              node: String? = nil) throws(MediaSessionError) -> AsyncStream<MediaEvent> {
         loop.preconditionInEventLoop()
         guard port != nil else { throw .notRunning }
-        let meeting = meetings[name] ?? MeetingState(name: name, configuration: configuration.forwarding)
+        let meeting: MeetingState
+        if let existing = meetings[name] {
+            meeting = existing
+        } else {
+            meeting = MeetingState(name: name, configuration: configuration.forwarding)
+            meeting.observation = observations.removeValue(forKey: name) ?? EndToEndEncryptionObservation()
+        }
         if encryptedMeetings.contains(name) { meeting.endToEndEncryptionRequired = true }
         guard meeting.participants[participant] == nil else { throw .alreadyJoined(meeting: name, participant: participant) }
         let id = ParticipantID(meeting.nextParticipant)
@@ -107,9 +118,11 @@ final class MediaEngine: @unchecked Sendable {
         meeting.nextParticipant += 1
         meetings[name] = meeting
         let (stream, continuation) = AsyncStream<MediaEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
-        let session = ParticipantSession(name: participant, id: id, events: continuation, autoSubscribe: autoSubscribe, subscriber: subscriber)
-        meeting.broadcast(.participantJoined(participant))
-        for other in meeting.participants.keys.sorted() { continuation.yield(.participantJoined(other)) }
+        var random = SystemRandomNumberGenerator()
+        let session = ParticipantSession(name: participant, id: id, events: continuation, autoSubscribe: autoSubscribe, subscriber: subscriber,
+                                         slot: meeting.freshSlot(using: &random), identityKey: identityKey, node: node)
+        meeting.broadcast(.participantJoined(session.info))
+        for other in meeting.participants.keys.sorted() { continuation.yield(.participantJoined(meeting.participants[other]!.info)) }
         meeting.participants[participant] = session
         meeting.byID[id] = session
         for trackID in meeting.trackOrder {
@@ -134,6 +147,9 @@ final class MediaEngine: @unchecked Sendable {
     func publish(meeting name: String, participant: String, offer: String) throws(MediaSessionError) -> String {
         loop.preconditionInEventLoop()
         let (meeting, session) = try session(name, participant)
+        // docs/signaling.md: in an E2EE-required meeting only participants with an identity
+        // key publish (their frames are then checked for the SFrame layout and their slot).
+        if meeting.endToEndEncryptionRequired, session.identityKey == nil { throw .endToEndEncryptionRequired }
         let peer: PeerTransport
         if let existing = session.publisher {
             peer = existing
@@ -241,6 +257,16 @@ final class MediaEngine: @unchecked Sendable {
         meeting.broadcast(.trackMuted(id: id, muted: muted), except: participant)
     }
 
+    /// Delivers `envelope` (a sealed media key, opaque here) from `from` to `to`, stamped with
+    /// the sender's name so the recipient knows whose identity key to open it with.
+    func relayMediaKey(meeting name: String, from: String, to: String, envelope: [UInt8]) throws(MediaSessionError) {
+        loop.preconditionInEventLoop()
+        guard envelope.count <= MediaServer.maximumMediaKeyEnvelope else { throw .mediaKeyTooLarge(envelope.count) }
+        let (meeting, _) = try session(name, from)
+        guard let recipient = meeting.participants[to] else { throw .unknownParticipant(to) }
+        recipient.events.yield(.mediaKey(from: from, envelope: envelope))
+    }
+
     func leave(meeting name: String, participant: String) {
         loop.preconditionInEventLoop()
         guard let (meeting, session) = try? session(name, participant) else { return }
@@ -255,7 +281,10 @@ final class MediaEngine: @unchecked Sendable {
         dropPeer(session.subscriber)
         session.events.finish()
         meeting.broadcast(.participantLeft(participant))
-        if meeting.participants.isEmpty { meetings[name] = nil }
+        if meeting.participants.isEmpty {
+            meetings[name] = nil
+            if meeting.observation != EndToEndEncryptionObservation() { observations[name] = meeting.observation }
+        }
     }
 
     // MARK: Subscriber negotiation

@@ -25,6 +25,27 @@ public struct MediaTrackInfo: Sendable, Equatable, Codable {
     }
 }
 
+/// A participant of a meeting, as signaling shows it to the others (docs/signaling.md,
+/// `participantJoined`).
+public struct MediaParticipantInfo: Sendable, Equatable, Codable {
+    public var name: String
+    /// The id of the node the participant is connected to, when known.
+    public var node: String?
+    /// The participant's X25519 identity public key (base64 of 32 bytes), when it declared
+    /// end-to-end encryption at join (docs/e2ee.md): media keys are sealed to it.
+    public var identityKey: String?
+    /// The participant's SFrame sender slot (KID = slot << 16 | generation), when it declared
+    /// end-to-end encryption.
+    public var slot: UInt32?
+
+    public init(name: String, node: String? = nil, identityKey: String? = nil, slot: UInt32? = nil) {
+        self.name = name
+        self.node = node
+        self.identityKey = identityKey
+        self.slot = slot
+    }
+}
+
 /// Which of a participant's two peer connections (docs/signaling.md).
 public enum PeerConnectionRole: String, Sendable, Codable {
     /// The client offers and sends; the SFU answers and receives.
@@ -44,7 +65,7 @@ public enum MediaConnectionState: String, Sendable, Codable {
 
 /// What the media service tells one participant's signaling session.
 public enum MediaEvent: Sendable, Equatable {
-    case participantJoined(String)
+    case participantJoined(MediaParticipantInfo)
     case participantLeft(String)
     case trackPublished(MediaTrackInfo)
     case trackUnpublished(id: String, participant: String)
@@ -55,6 +76,9 @@ public enum MediaEvent: Sendable, Equatable {
     /// ``MediaServer/answerSubscriber(meeting:participant:answer:)``.
     case subscriberOffer(sdp: String)
     case connectionState(PeerConnectionRole, MediaConnectionState)
+    /// A media key sealed to this participant by `from` (an opaque envelope, docs/e2ee.md),
+    /// relayed by ``MediaServer/relayMediaKey(meeting:from:to:envelope:)``.
+    case mediaKey(from: String, envelope: [UInt8])
 }
 
 /// Why a signaling request to the media service failed.
@@ -70,6 +94,13 @@ public enum MediaSessionError: Error, Equatable, Sendable, CustomStringConvertib
     case forwarding(String)
     /// The UDP socket is not bound (the service is not running).
     case notRunning
+    /// The meeting requires end-to-end encryption and the participant declared no identity
+    /// key at join, so it may not publish.
+    case endToEndEncryptionRequired
+    /// A media key addressed to someone who is not in the meeting on this node.
+    case unknownParticipant(String)
+    /// A sealed media key larger than ``MediaServer/maximumMediaKeyEnvelope`` bytes.
+    case mediaKeyTooLarge(Int)
 
     public var description: String {
         switch self {
@@ -81,6 +112,10 @@ public enum MediaSessionError: Error, Equatable, Sendable, CustomStringConvertib
         case .notYourTrack(let id): "track \(id) is published by someone else"
         case .forwarding(let reason): "the forwarding core refused: \(reason)"
         case .notRunning: "the media service is not running"
+        case .endToEndEncryptionRequired:
+            "this meeting requires end-to-end encryption: join with an identity key (\"e2ee\": {\"identityKey\": ...}) and publish SFrame-encrypted VP8/Opus"
+        case .unknownParticipant(let name): "no participant \(name) in this meeting"
+        case .mediaKeyTooLarge(let size): "a sealed media key of \(size) bytes exceeds \(MediaServer.maximumMediaKeyEnvelope)"
         }
     }
 }

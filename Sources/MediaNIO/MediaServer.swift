@@ -84,8 +84,61 @@ public final class MediaServer: Service, Sendable {
     /// `participant` joins `meeting` on this node. Returns its event stream: the participants
     /// and tracks already there, then changes, subscriber offers and connection states. With
     /// `autoSubscribe` it receives every track of the others (LiveKit's default).
-    public func join(meeting: String, participant: String, autoSubscribe: Bool = true) async throws(MediaSessionError) -> AsyncStream<MediaEvent> {
-        try await onLoop { engine throws(MediaSessionError) in try engine.join(meeting: meeting, participant: participant, autoSubscribe: autoSubscribe) }
+    ///
+    /// Every participant gets a sender slot (``senderSlot(meeting:participant:)``). With
+    /// `identityKey` (base64 of its 32-byte X25519 public key, validated by the caller) it
+    /// declares end-to-end encryption: the others' `participantJoined` carry the key and slot,
+    /// and it may publish in an E2EE-required meeting. `node` is the id of the node it is
+    /// connected to, shown to the others.
+    public func join(meeting: String, participant: String, autoSubscribe: Bool = true, identityKey: String? = nil,
+                     node: String? = nil) async throws(MediaSessionError) -> AsyncStream<MediaEvent> {
+        try await onLoop { engine throws(MediaSessionError) in
+            try engine.join(meeting: meeting, participant: participant, autoSubscribe: autoSubscribe, identityKey: identityKey, node: node)
+        }
+    }
+
+    /// The SFrame sender slot assigned to `participant` at join (nil: not joined): a random
+    /// value in 1..<2^31, unique among the meeting's participants on this node. Its frames'
+    /// KIDs must carry it (KID = slot << 16 | generation, docs/e2ee.md).
+    public func senderSlot(meeting: String, participant: String) async -> UInt32? {
+        try? await onLoop { engine throws(MediaSessionError) in try engine.session(meeting, participant).1.slot }
+    }
+
+    /// Whether `meeting`'s policy requires end-to-end encryption here
+    /// (``requireEndToEndEncryption(meeting:)``).
+    public func endToEndEncryptionRequired(meeting: String) async -> Bool {
+        (try? await onLoop { engine throws(MediaSessionError) in engine.encryptedMeetings.contains(meeting) }) ?? false
+    }
+
+    /// The largest sealed media key relayed (a Demarc envelope is 73 bytes; docs/e2ee.md).
+    public static let maximumMediaKeyEnvelope = 512
+
+    /// Relays a sealed media key from `from` to `to` as ``MediaEvent/mediaKey(from:envelope:)``.
+    /// The envelope is opaque: the SFU cannot open it. Throws `unknownParticipant` when `to`
+    /// is not in the meeting on this node.
+    public func relayMediaKey(meeting: String, from: String, to: String, envelope: [UInt8]) async throws(MediaSessionError) {
+        try await onLoop { engine throws(MediaSessionError) in try engine.relayMediaKey(meeting: meeting, from: from, to: to, envelope: envelope) }
+    }
+
+    /// Whether every publisher frame this node accepted for forwarding in `meeting` carried
+    /// the SFrame layout with its publisher's slot (issue 8 §4; checked on each frame's first
+    /// packet, in every meeting whatever its policy): nil if no media frame was forwarded,
+    /// false if any lacked it. Frames refused in an E2EE-required meeting are not forwarded and
+    /// do not count. Kept after the meeting empties, until
+    /// ``forgetEndToEndEncryptionObservation(meeting:)``.
+    public func endToEndEncryptionObserved(meeting: String) async -> Bool? {
+        (try? await onLoop { engine throws(MediaSessionError) in
+            (engine.meetings[meeting]?.observation ?? engine.observations[meeting])?.allEncrypted
+        }) ?? nil
+    }
+
+    /// Drops the record behind ``endToEndEncryptionObserved(meeting:)`` of a meeting that has
+    /// ended (the node calls it once it has logged the result).
+    public func forgetEndToEndEncryptionObservation(meeting: String) async {
+        try? await onLoop { engine throws(MediaSessionError) in
+            engine.observations[meeting] = nil
+            engine.meetings[meeting]?.observation = EndToEndEncryptionObservation()
+        }
     }
 
     /// The client's offer for its publisher peer connection; returns the SFU's answer.

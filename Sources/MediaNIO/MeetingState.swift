@@ -19,6 +19,13 @@ final class ParticipantSession {
     let id: ParticipantID
     let events: AsyncStream<MediaEvent>.Continuation
     let autoSubscribe: Bool
+    /// The SFrame sender slot assigned at join (docs/e2ee.md): the high bits of every KID this
+    /// participant may encrypt under. Unique among the meeting's participants on this node.
+    let slot: UInt32
+    /// The X25519 identity public key (base64) declared at join; nil: no end-to-end encryption.
+    let identityKey: String?
+    /// The node the participant is connected to, when known.
+    let node: String?
     var publisher: PeerTransport?
     /// Publisher mid → track id, for the tracks it publishes now.
     var publishedByMid: [String: String] = [:]
@@ -36,12 +43,21 @@ final class ParticipantSession {
     var offerVersion = 0
     let sessionID = String(UInt64.random(in: 1...UInt64(Int64.max)))
 
-    init(name: String, id: ParticipantID, events: AsyncStream<MediaEvent>.Continuation, autoSubscribe: Bool, subscriber: PeerTransport) {
+    init(name: String, id: ParticipantID, events: AsyncStream<MediaEvent>.Continuation, autoSubscribe: Bool, subscriber: PeerTransport,
+         slot: UInt32, identityKey: String? = nil, node: String? = nil) {
         self.name = name
         self.id = id
         self.events = events
         self.autoSubscribe = autoSubscribe
         self.subscriber = subscriber
+        self.slot = slot
+        self.identityKey = identityKey
+        self.node = node
+    }
+
+    /// What the others are told in `participantJoined`: the key and slot only when declared.
+    var info: MediaParticipantInfo {
+        MediaParticipantInfo(name: name, node: node, identityKey: identityKey, slot: identityKey == nil ? nil : slot)
     }
 }
 
@@ -63,10 +79,22 @@ final class MeetingState {
     var endToEndEncryptionRequired = false
     /// Publishers caught sending media without it: all their RTP is dropped from then on.
     var refusedPublishers: Set<ParticipantID> = []
+    /// Whether the publisher frames forwarded here carried the SFrame layout (every meeting,
+    /// whatever its policy; kept by the engine when the meeting empties).
+    var observation = EndToEndEncryptionObservation()
 
     init(name: String, configuration: ForwardingConfiguration) {
         self.name = name
         router = ForwardingRouter(configuration: configuration, feedbackSSRC: UInt32.random(in: 1...UInt32.max))
+    }
+
+    /// A random sender slot in 1..<2^31 that no participant here has (docs/signaling.md, `joined.e2ee.slot`).
+    func freshSlot<G: RandomNumberGenerator>(using generator: inout G) -> UInt32 {
+        let used = Set(participants.values.map(\.slot))
+        while true {
+            let slot = UInt32.random(in: 1..<(1 << 31), using: &generator)
+            if !used.contains(slot) { return slot }
+        }
     }
 
     func broadcast(_ event: MediaEvent, except: String? = nil) {

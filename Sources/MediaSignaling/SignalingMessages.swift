@@ -16,6 +16,15 @@ public struct ClientMessage: Codable, Sendable, Equatable {
         /// `track`, `muted`.
         case mute
         case leave
+        /// `to` (a participant), `envelope` (base64 of a sealed media key, docs/e2ee.md).
+        case mediaKey
+    }
+
+    /// `join`'s `e2ee`: the participant encrypts its media end to end (docs/e2ee.md).
+    public struct EndToEndEncryption: Codable, Sendable, Equatable {
+        /// Base64 of the participant's 32-byte X25519 identity public key.
+        public var identityKey: String
+        public init(identityKey: String) { self.identityKey = identityKey }
     }
 
     public var type: Kind
@@ -26,9 +35,13 @@ public struct ClientMessage: Codable, Sendable, Equatable {
     public var subscribe: Bool?
     public var track: String?
     public var muted: Bool?
+    public var e2ee: EndToEndEncryption?
+    public var to: String?
+    public var envelope: String?
 
     public init(type: Kind, token: String? = nil, autoSubscribe: Bool? = nil, sdp: String? = nil, tracks: [String]? = nil,
-                subscribe: Bool? = nil, track: String? = nil, muted: Bool? = nil) {
+                subscribe: Bool? = nil, track: String? = nil, muted: Bool? = nil, e2ee: EndToEndEncryption? = nil,
+                to: String? = nil, envelope: String? = nil) {
         self.type = type
         self.token = token
         self.autoSubscribe = autoSubscribe
@@ -37,6 +50,9 @@ public struct ClientMessage: Codable, Sendable, Equatable {
         self.subscribe = subscribe
         self.track = track
         self.muted = muted
+        self.e2ee = e2ee
+        self.to = to
+        self.envelope = envelope
     }
 
     /// Largest message accepted: an SDP offer with many sections stays far below this.
@@ -64,10 +80,34 @@ public struct ClientMessage: Codable, Sendable, Equatable {
             guard message.tracks != nil else { throw .missingField("subscribe", "tracks") }
         case .mute:
             guard message.track != nil, message.muted != nil else { throw .missingField("mute", "track and muted") }
-        case .join, .leave:
+        case .join:
+            if let e2ee = message.e2ee { _ = try identityKey(e2ee.identityKey) }
+        case .mediaKey:
+            guard let to = message.to, !to.isEmpty, let envelope = message.envelope else { throw .missingField("mediaKey", "to and envelope") }
+            _ = try mediaKeyEnvelope(envelope)
+        case .leave:
             break
         }
         return message
+    }
+
+    /// The 32 bytes of a declared identity key: base64 (RFC 4648 §4) of an X25519 public key
+    /// that is not all zero (the all-zero point gives every sealer the same shared secret).
+    public static func identityKey(_ base64: String) throws(SignalingError) -> [UInt8] {
+        guard let data = Data(base64Encoded: base64) else { throw .malformedMessage("e2ee.identityKey is not base64") }
+        guard data.count == 32 else { throw .malformedMessage("e2ee.identityKey is \(data.count) bytes, not the 32 of an X25519 public key") }
+        guard data.contains(where: { $0 != 0 }) else { throw .malformedMessage("e2ee.identityKey is all zero") }
+        return Array(data)
+    }
+
+    /// The bytes of a relayed media-key envelope: base64, 1…512 bytes (opaque to the server).
+    public static func mediaKeyEnvelope(_ base64: String) throws(SignalingError) -> [UInt8] {
+        guard let data = Data(base64Encoded: base64) else { throw .malformedMessage("envelope is not base64") }
+        guard !data.isEmpty else { throw .malformedMessage("envelope is empty") }
+        guard data.count <= MediaServer.maximumMediaKeyEnvelope else {
+            throw .malformedMessage("envelope is \(data.count) bytes, more than \(MediaServer.maximumMediaKeyEnvelope)")
+        }
+        return Array(data)
     }
 }
 
@@ -93,6 +133,23 @@ public struct ServerMessage: Codable, Sendable, Equatable {
         case connectionState
         /// `code`, `message`. Fatal codes close the socket.
         case error
+        /// `from` (stamped by the server), `envelope`: a media key sealed to this participant.
+        case mediaKey
+    }
+
+    /// `joined`'s `e2ee` (docs/signaling.md).
+    public struct EndToEndEncryption: Codable, Sendable, Equatable {
+        /// The meeting's policy requires end-to-end encryption: publish only with it.
+        public var required: Bool
+        /// This participant's SFrame sender slot (KID = slot << 16 | generation).
+        public var slot: UInt32
+        /// The meeting id to bind sealed media keys to (the envelope context, docs/e2ee.md).
+        public var meeting: String
+        public init(required: Bool, slot: UInt32, meeting: String) {
+            self.required = required
+            self.slot = slot
+            self.meeting = meeting
+        }
     }
 
     public var type: Kind
@@ -107,10 +164,23 @@ public struct ServerMessage: Codable, Sendable, Equatable {
     public var state: String?
     public var code: String?
     public var message: String?
+    /// `joined` only.
+    public var e2ee: EndToEndEncryption?
+    /// `participantJoined`: the node the participant is connected to. On the wire this is the
+    /// `node` key too (a string there; `joined`'s `node` is an object).
+    public var participantNode: String?
+    /// `participantJoined`: base64 identity key and sender slot, when it declared E2EE.
+    public var identityKey: String?
+    public var slot: UInt32?
+    /// `mediaKey`.
+    public var from: String?
+    public var envelope: String?
 
     public init(type: Kind, participant: String? = nil, meeting: String? = nil, node: [String: String]? = nil, sdp: String? = nil,
                 track: MediaTrackInfo? = nil, trackID: String? = nil, muted: Bool? = nil, peerConnection: String? = nil,
-                state: String? = nil, code: String? = nil, message: String? = nil) {
+                state: String? = nil, code: String? = nil, message: String? = nil, e2ee: EndToEndEncryption? = nil,
+                participantNode: String? = nil, identityKey: String? = nil, slot: UInt32? = nil, from: String? = nil,
+                envelope: String? = nil) {
         self.type = type
         self.participant = participant
         self.meeting = meeting
@@ -123,11 +193,70 @@ public struct ServerMessage: Codable, Sendable, Equatable {
         self.state = state
         self.code = code
         self.message = message
+        self.e2ee = e2ee
+        self.participantNode = participantNode
+        self.identityKey = identityKey
+        self.slot = slot
+        self.from = from
+        self.envelope = envelope
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, participant, meeting, node, sdp, track, trackID, muted, peerConnection, state, code, message, e2ee, identityKey, slot, from, envelope
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decode(Kind.self, forKey: .type)
+        participant = try c.decodeIfPresent(String.self, forKey: .participant)
+        meeting = try c.decodeIfPresent(String.self, forKey: .meeting)
+        if let id = try? c.decodeIfPresent(String.self, forKey: .node) {
+            participantNode = id
+        } else {
+            node = try c.decodeIfPresent([String: String].self, forKey: .node)
+        }
+        sdp = try c.decodeIfPresent(String.self, forKey: .sdp)
+        track = try c.decodeIfPresent(MediaTrackInfo.self, forKey: .track)
+        trackID = try c.decodeIfPresent(String.self, forKey: .trackID)
+        muted = try c.decodeIfPresent(Bool.self, forKey: .muted)
+        peerConnection = try c.decodeIfPresent(String.self, forKey: .peerConnection)
+        state = try c.decodeIfPresent(String.self, forKey: .state)
+        code = try c.decodeIfPresent(String.self, forKey: .code)
+        message = try c.decodeIfPresent(String.self, forKey: .message)
+        e2ee = try c.decodeIfPresent(EndToEndEncryption.self, forKey: .e2ee)
+        identityKey = try c.decodeIfPresent(String.self, forKey: .identityKey)
+        slot = try c.decodeIfPresent(UInt32.self, forKey: .slot)
+        from = try c.decodeIfPresent(String.self, forKey: .from)
+        envelope = try c.decodeIfPresent(String.self, forKey: .envelope)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(type, forKey: .type)
+        try c.encodeIfPresent(participant, forKey: .participant)
+        try c.encodeIfPresent(meeting, forKey: .meeting)
+        if let participantNode { try c.encode(participantNode, forKey: .node) } else { try c.encodeIfPresent(node, forKey: .node) }
+        try c.encodeIfPresent(sdp, forKey: .sdp)
+        try c.encodeIfPresent(track, forKey: .track)
+        try c.encodeIfPresent(trackID, forKey: .trackID)
+        try c.encodeIfPresent(muted, forKey: .muted)
+        try c.encodeIfPresent(peerConnection, forKey: .peerConnection)
+        try c.encodeIfPresent(state, forKey: .state)
+        try c.encodeIfPresent(code, forKey: .code)
+        try c.encodeIfPresent(message, forKey: .message)
+        try c.encodeIfPresent(e2ee, forKey: .e2ee)
+        try c.encodeIfPresent(identityKey, forKey: .identityKey)
+        try c.encodeIfPresent(slot, forKey: .slot)
+        try c.encodeIfPresent(from, forKey: .from)
+        try c.encodeIfPresent(envelope, forKey: .envelope)
     }
 
     public init(_ event: MediaEvent) {
         switch event {
-        case .participantJoined(let name): self.init(type: .participantJoined, participant: name)
+        case .participantJoined(let info):
+            self.init(type: .participantJoined, participant: info.name, participantNode: info.node, identityKey: info.identityKey, slot: info.slot)
+        case .mediaKey(let from, let envelope):
+            self.init(type: .mediaKey, from: from, envelope: Data(envelope).base64EncodedString())
         case .participantLeft(let name): self.init(type: .participantLeft, participant: name)
         case .trackPublished(let info): self.init(type: .trackPublished, track: info)
         case .trackUnpublished(let id, let participant): self.init(type: .trackUnpublished, participant: participant, trackID: id)
@@ -179,6 +308,9 @@ public enum SignalingError: Error, Equatable, Sendable, CustomStringConvertible 
         case .notAdmitted: "not_admitted"
         case .unexpected: "unexpected_message"
         case .media(.negotiation): "negotiation_failed"
+        case .media(.endToEndEncryptionRequired): "e2ee_required"
+        case .media(.unknownParticipant): "unknown_participant"
+        case .media(.mediaKeyTooLarge): "bad_message"
         case .media: "media_error"
         }
     }

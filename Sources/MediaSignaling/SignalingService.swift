@@ -1,4 +1,5 @@
 public import AccessTokens
+import Foundation
 public import Hummingbird
 public import HummingbirdWebSocket
 import Logging
@@ -154,16 +155,24 @@ struct SignalingConnection {
         }
         let canSubscribe = claims.grants.contains("subscribe")
         let canPublish = claims.grants.contains("publish")
+        // Validated by ClientMessage.decode; re-encoded so every roster shows one spelling.
+        let identityKey = firstJoin?.e2ee.flatMap { e2ee in
+            (try? ClientMessage.identityKey(e2ee.identityKey)).map { Data($0).base64EncodedString() }
+        }
         let events: AsyncStream<MediaEvent>
         do throws(MediaSessionError) {
             events = try await signaling.media.join(meeting: meeting, participant: participant,
-                                                    autoSubscribe: canSubscribe && (firstJoin?.autoSubscribe ?? true))
+                                                    autoSubscribe: canSubscribe && (firstJoin?.autoSubscribe ?? true),
+                                                    identityKey: identityKey, node: signaling.node["node"])
         } catch {
             reply.yield(.error(.media(error)))
             return
         }
         await signaling.observe(admission, .joined)
-        reply.yield(ServerMessage(type: .joined, participant: participant, meeting: meetingName, node: signaling.node))
+        let e2ee = ServerMessage.EndToEndEncryption(required: await signaling.media.endToEndEncryptionRequired(meeting: meeting),
+                                                    slot: await signaling.media.senderSlot(meeting: meeting, participant: participant) ?? 0,
+                                                    meeting: meeting)
+        reply.yield(ServerMessage(type: .joined, participant: participant, meeting: meetingName, node: signaling.node, e2ee: e2ee))
         group.addTask {
             for await event in events { reply.yield(ServerMessage(event)) }
         }
@@ -195,6 +204,11 @@ struct SignalingConnection {
                     guard canSubscribe || !subscribe else { throw .missingGrant("subscribe") }
                     try await mediaCall { () async throws(MediaSessionError) in
                         try await signaling.media.subscribe(meeting: meeting, participant: participant, tracks: message.tracks!, subscribe: subscribe)
+                    }
+                case .mediaKey:
+                    let envelope = try ClientMessage.mediaKeyEnvelope(message.envelope!)
+                    try await mediaCall { () async throws(MediaSessionError) in
+                        try await signaling.media.relayMediaKey(meeting: meeting, from: participant, to: message.to!, envelope: envelope)
                     }
                 case .mute:
                     guard canPublish else { throw .missingGrant("publish") }

@@ -16,13 +16,14 @@ struct TestNode {
     let media: MediaServer
     let signaling: RTCSignaling
 
-    init(admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in },
+    init(node: [String: String] = ["region": "eu-de-fra", "jurisdiction": "DE"],
+         admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in },
          observe: @escaping @Sendable (AdmissionRequest, SessionChange) async -> Void = { _, _ in }) throws {
         var configuration = MediaServerConfiguration()
         configuration.bindHost = "127.0.0.1"
         media = try MediaServer(configuration: configuration)
         let verifier = AccessTokenVerifier(keys: [nil: key.publicKey], issuers: ["demarc.test"], audience: "demarc")
-        signaling = RTCSignaling(media: media, verifier: verifier, node: ["region": "eu-de-fra", "jurisdiction": "DE"], admit: admit, observe: observe)
+        signaling = RTCSignaling(media: media, verifier: verifier, node: node, admit: admit, observe: observe)
     }
 
     func token(_ identity: String, meeting: String = "m1", grants: [String] = ["publish", "subscribe"], role: AccessRole = .participant) throws -> String {
@@ -222,6 +223,7 @@ struct SignalingTests {
     func fuzzedClientMessages(seed: UInt64) {
         var rng = SeededGenerator(seed: seed)
         let valid = [#"{"type":"join","token":"a.b.c","autoSubscribe":false}"#, #"{"type":"publish","sdp":"v=0\r\n"}"#,
+                     #"{"type":"mediaKey","to":"bob","envelope":"AQID"}"#,
                      #"{"type":"subscribe","tracks":["T1","T2"],"subscribe":false}"#, #"{"type":"mute","track":"T1","muted":true}"#,
                      #"{"type":"leave"}"#]
         var decoded = 0
@@ -239,6 +241,96 @@ struct SignalingTests {
             if case .success = outcome { decoded += 1 }
         }
         #expect(decoded > 0)
+    }
+
+    /// The E2EE additions over a live WebSocket (Tests/Interop/e2ee_signaling_checks.py).
+    @Test func endToEndEncryptionSignaling() async throws {
+        let node = try TestNode(node: ["node": "node-test-1", "region": "eu-de-fra", "jurisdiction": "DE"])
+        await node.media.requireEndToEndEncryption(meeting: RTCSignaling.mediaMeeting(tenant: "acme", meeting: "secure"))
+        let arguments = [
+            "--alice", try node.token("alice", meeting: "secure"), "--bob", try node.token("bob", meeting: "secure"),
+            "--carol", try node.token("carol", meeting: "secure"), "--node", "node-test-1",
+        ]
+        try await node.application().test(.live) { client in
+            let port = try #require(client.port)
+            let result = try await runPython("e2ee_signaling_checks.py", ["--url", "ws://127.0.0.1:\(port)/v1/rtc"] + arguments, deadline: .seconds(60))
+            #expect(result.status == 0, "e2ee_signaling_checks.py: \(result.stdout)\n\(result.stderr.suffix(3000))")
+        }
+    }
+
+    @Test func endToEndEncryptionMessagesDecodeOrThrowTypedErrors() throws {
+        let key = Data((1...32).map { UInt8($0) }).base64EncodedString()
+        #expect(try ClientMessage.decode(#"{"type":"join","e2ee":{"identityKey":"\#(key)"}}"#).e2ee?.identityKey == key)
+        #expect(try ClientMessage.identityKey(key) == Array(1...32))
+        #expect(throws: SignalingError.malformedMessage("e2ee.identityKey is not base64")) {
+            try ClientMessage.decode(#"{"type":"join","e2ee":{"identityKey":"not base64!"}}"#)
+        }
+        #expect(throws: SignalingError.malformedMessage("e2ee.identityKey is 31 bytes, not the 32 of an X25519 public key")) {
+            try ClientMessage.decode(#"{"type":"join","e2ee":{"identityKey":"\#(Data(count: 31).base64EncodedString())"}}"#)
+        }
+        #expect(throws: SignalingError.malformedMessage("e2ee.identityKey is all zero")) {
+            try ClientMessage.decode(#"{"type":"join","e2ee":{"identityKey":"\#(Data(count: 32).base64EncodedString())"}}"#)
+        }
+        #expect(throws: SignalingError.malformedMessage("missing \"identityKey\"")) { try ClientMessage.decode(#"{"type":"join","e2ee":{}}"#) }
+
+        let envelope = Data(repeating: 1, count: 73).base64EncodedString()
+        let relayed = try ClientMessage.decode(#"{"type":"mediaKey","to":"bob","envelope":"\#(envelope)"}"#)
+        #expect(relayed == ClientMessage(type: .mediaKey, to: "bob", envelope: envelope))
+        #expect(throws: SignalingError.missingField("mediaKey", "to and envelope")) { try ClientMessage.decode(#"{"type":"mediaKey","to":"bob"}"#) }
+        #expect(throws: SignalingError.missingField("mediaKey", "to and envelope")) {
+            try ClientMessage.decode(#"{"type":"mediaKey","to":"","envelope":"\#(envelope)"}"#)
+        }
+        #expect(throws: SignalingError.malformedMessage("envelope is 513 bytes, more than 512")) {
+            try ClientMessage.decode(#"{"type":"mediaKey","to":"bob","envelope":"\#(Data(count: 513).base64EncodedString())"}"#)
+        }
+        #expect(throws: SignalingError.malformedMessage("envelope is empty")) { try ClientMessage.decode(#"{"type":"mediaKey","to":"bob","envelope":""}"#) }
+        #expect(SignalingError.media(.endToEndEncryptionRequired).code == "e2ee_required")
+        #expect(SignalingError.media(.unknownParticipant("x")).code == "unknown_participant")
+        #expect(!SignalingError.media(.endToEndEncryptionRequired).isFatal)
+    }
+
+    /// Seeded mutations of valid E2EE messages either decode (with a valid key and envelope)
+    /// or throw ``SignalingError``.
+    @Test(arguments: [UInt64(11), 12])
+    func fuzzedEndToEndEncryptionMessages(seed: UInt64) {
+        var rng = SeededGenerator(seed: seed)
+        let key = Data((1...32).map { UInt8($0) }).base64EncodedString()
+        let envelope = Data(repeating: 9, count: 73).base64EncodedString()
+        let valid = [#"{"type":"join","e2ee":{"identityKey":"\#(key)"}}"#, #"{"type":"mediaKey","to":"bob","envelope":"\#(envelope)"}"#]
+        var decoded = 0
+        for round in 0..<4000 {
+            var bytes = Array(valid[round % valid.count].utf8)
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                let i = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: bytes[i] = UInt8.random(in: 0...255, using: &rng)
+                case 1: bytes.remove(at: i); if bytes.isEmpty { bytes = [0x7b] }
+                default: bytes.insert(UInt8.random(in: 32...126, using: &rng), at: i)
+                }
+            }
+            let outcome = Result { () throws(SignalingError) in try ClientMessage.decode(String(decoding: bytes, as: UTF8.self)) }
+            guard case .success(let message) = outcome else { continue }
+            decoded += 1
+            // Whatever decoded is usable as is: the key and envelope checks passed.
+            if let e2ee = message.e2ee { #expect((try? ClientMessage.identityKey(e2ee.identityKey))?.count == 32) }
+            if message.type == .mediaKey { #expect((try? ClientMessage.mediaKeyEnvelope(message.envelope ?? ""))?.isEmpty == false) }
+        }
+        #expect(decoded > 0)
+    }
+
+    @Test func endToEndEncryptionServerMessagesEncodeAndDecode() throws {
+        let joined = ServerMessage(type: .joined, participant: "alice", meeting: "m1", node: ["region": "eu-de-fra"],
+                                   e2ee: .init(required: true, slot: 77, meeting: "acme/m1"))
+        #expect(joined.json() == #"{"e2ee":{"meeting":"acme\/m1","required":true,"slot":77},"meeting":"m1","node":{"region":"eu-de-fra"},"participant":"alice","type":"joined"}"#)
+        let info = MediaParticipantInfo(name: "bob", node: "node-2", identityKey: "a2V5", slot: 9)
+        let event = ServerMessage(.participantJoined(info))
+        #expect(event.json() == #"{"identityKey":"a2V5","node":"node-2","participant":"bob","slot":9,"type":"participantJoined"}"#)
+        #expect(ServerMessage(.participantJoined(MediaParticipantInfo(name: "eve"))).json() == #"{"participant":"eve","type":"participantJoined"}"#)
+        #expect(ServerMessage(.mediaKey(from: "alice", envelope: [1, 2, 3])).json() == #"{"envelope":"AQID","from":"alice","type":"mediaKey"}"#)
+        // Both shapes of `node` read back.
+        for message in [joined, event] {
+            #expect(try JSONDecoder().decode(ServerMessage.self, from: Data(message.json().utf8)) == message)
+        }
     }
 
     @Test func mediaEventsBecomeServerMessages() {

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import MediaNIO
+import MediaSignaling
 import Testing
 
 /// The native E2EE test client (Tests/Interop/sframe.py, e2ee_client.py): its Python unit
@@ -34,6 +35,12 @@ struct NativeE2EEClientTests {
             var keysSent: Int
             var slot: UInt32?
         }
+        struct JoinedE2EE: Decodable {
+            var required: Bool
+            var slot: UInt32
+            var meeting: String
+        }
+        var e2ee: JoinedE2EE?
         var publishRefused: String?
         var publisher: Publisher
         var subscribers: [Subscriber]
@@ -41,18 +48,15 @@ struct NativeE2EEClientTests {
     }
 
     func runClient(_ node: TestNode, _ arguments: [String]) async throws -> (Report?, String) {
-        var report: Report?
-        var log = ""
         try await node.application().test(.live) { client in
             let port = try #require(client.port)
             let result = try await runPython("e2ee_client.py", ["--url", "ws://127.0.0.1:\(port)/v1/rtc"] + arguments)
             let statistics = await node.media.statistics()
-            log = "status \(result.status)\n\(result.stdout)\n\(result.stderr.suffix(3000))\nstatistics: \(statistics)"
+            let log = "status \(result.status)\n\(result.stdout)\n\(result.stderr.suffix(3000))\nstatistics: \(statistics)"
             print("e2ee client: \(log)")
-            report = try? JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
             #expect(result.status == 0, "e2ee_client.py failed: \(log)")
+            return (try? JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8)), log)
         }
-        return (report, log)
     }
 
     /// In an E2EE-required meeting an E2EE aiortc publisher's video and audio reach two E2EE
@@ -61,7 +65,7 @@ struct NativeE2EEClientTests {
     /// forwarded, and every decrypted frame carried it.
     @Test func encryptedMediaReachesSubscribersAndNeverCrossesTheSFUInTheClear() async throws {
         let node = try TestNode()
-        await node.media.requireEndToEndEncryption(meeting: "m1")
+        await node.media.requireEndToEndEncryption(meeting: RTCSignaling.mediaMeeting(tenant: "acme", meeting: "m1"))
         let (report, log) = try await runClient(node, [
             "--publisher", try node.token("alice@acme.example"),
             "--subscriber", try node.token("bob@acme.example", grants: ["subscribe"]),
@@ -71,6 +75,8 @@ struct NativeE2EEClientTests {
         ])
         let r = try #require(report, "no report: \(log)")
         #expect(r.failures.isEmpty, "\(r.failures)")
+        #expect(r.e2ee?.required == true)
+        #expect(r.publisher.slot != nil && r.publisher.slot == r.e2ee?.slot)
         #expect(r.publishRefused == nil)
         #expect(r.publisher.keysSent >= 3)
         #expect(r.subscribers.count == 3)
@@ -96,13 +102,14 @@ struct NativeE2EEClientTests {
     /// E2EE-required meeting, and nothing of it reaches the subscriber.
     @Test func plainPublisherIsRefusedInARequiredMeeting() async throws {
         let node = try TestNode()
-        await node.media.requireEndToEndEncryption(meeting: "m1")
+        await node.media.requireEndToEndEncryption(meeting: RTCSignaling.mediaMeeting(tenant: "acme", meeting: "m1"))
         let (report, log) = try await runClient(node, [
             "--publisher", try node.token("pete@acme.example"),
             "--subscriber", try node.token("sue@acme.example", grants: ["subscribe"]),
             "--expect-refused", "--marker", "--seconds", "2",
         ])
         let r = try #require(report, "no report: \(log)")
+        #expect(r.e2ee?.required == true)
         #expect(r.publishRefused == "e2ee_required")
         #expect(r.failures.isEmpty, "\(r.failures)")
     }
@@ -117,6 +124,7 @@ struct NativeE2EEClientTests {
             "--plain", "--marker", "--seconds", "3", "--min-frames", "30",
         ])
         let r = try #require(report, "no report: \(log)")
+        #expect(r.e2ee?.required == false)
         #expect(r.publishRefused == nil)
         #expect(r.failures.isEmpty, "\(r.failures)")
         #expect((r.subscribers.first?.markerInForwardedFrames ?? 0) > 0)

@@ -19,6 +19,11 @@ let package = Package(
         .library(name: "NodeTrust", targets: ["NodeTrust"]),
         // For Benchmarks/ (GossipBenchmarks runs the simulator's scenarios).
         .library(name: "GossipSimulation", targets: ["GossipSimulation"]),
+        // For Benchmarks/E2EEForwardingBenchmarks (issue 8: forwarding cost of SFrame payloads).
+        .library(name: "MediaForwarding", targets: ["MediaForwarding"]),
+        .library(name: "MediaPackets", targets: ["MediaPackets"]),
+        .library(name: "SFrame", targets: ["SFrame"]),
+        .library(name: "SFrameEnforcement", targets: ["SFrameEnforcement"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -30,5 +30,17 @@ let package = Package(
             path: "Benchmarks/GossipBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "E2EEForwardingBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "MediaForwarding", package: "Demarc"),
+                .product(name: "MediaPackets", package: "Demarc"),
+                .product(name: "SFrame", package: "Demarc"),
+                .product(name: "SFrameEnforcement", package: "Demarc"),
+            ],
+            path: "Benchmarks/E2EEForwardingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -30,11 +30,19 @@ struct SFrameBenchmark {
             let openTime = try clock.measure {
                 for i in frames.indices { _ = try frames[i].withUnsafeMutableBytes { f in try receiver.decrypt(metadata: none, frame: f) } }
             }
-            func perFrame(_ d: Duration) -> String {
-                let ns = Double(d.components.seconds) * 1e9 + Double(d.components.attoseconds) / 1e9
-                return String(format: "%.2f µs", ns / Double(n) / 1000)
+            func micros(_ d: Duration) -> Double {
+                (Double(d.components.seconds) * 1e9 + Double(d.components.attoseconds) / 1e9) / Double(n) / 1000
             }
-            print("SFrame \(label): encrypt \(perFrame(sealTime))/frame, decrypt \(perFrame(openTime))/frame (n=\(n), debug build)")
+            func perFrame(_ d: Duration) -> String { String(format: "%.2f µs", micros(d)) }
+            #if DEBUG
+            let build = "debug"
+            #else
+            let build = "release"
+            #endif
+            print("SFrame \(label): encrypt \(perFrame(sealTime))/frame, decrypt \(perFrame(openTime))/frame (n=\(n), \(build) build)")
+            // Machine-readable, the same shape as Tests/js/bench.mjs and Tests/Interop/bench_sframe.py.
+            print(#"sframe-bench {"implementation":"swift-openssl","runtime":"\#(build)","bytes":\#(size),"frames":\#(n),"# +
+                  String(format: #""encryptMicros":%.2f,"decryptMicros":%.2f}"#, micros(sealTime), micros(openTime)))
         }
     }
 }

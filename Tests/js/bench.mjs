@@ -1,5 +1,6 @@
 // Per-frame cost of SFrame protect/unprotect in JavaScript (WebCrypto in node).
 // Run: node Tests/js/bench.mjs   (not part of `node --test`)
+// Prints a human line and a machine-readable one (`sframe-bench {json}`) per frame size.
 import { SFrameSender, SFrameReceiver, protectFrame, unprotectFrame, makeKeyID } from '../../Web/e2ee/sframe.js';
 
 const key = crypto.getRandomValues(new Uint8Array(16));
@@ -21,4 +22,5 @@ for (const [label, size, n] of [['audio 160 B', 160, 20000], ['video 1200 B', 12
   for (const s of sealed) await unprotectFrame(s, codec, receiver);
   const dec = ((performance.now() - t) * 1000) / n;
   console.log(`${label}: protect ${enc.toFixed(1)} µs/frame, unprotect ${dec.toFixed(1)} µs/frame (n=${n})`);
+  console.log('sframe-bench ' + JSON.stringify({ implementation: 'javascript-webcrypto', runtime: `node ${process.version}`, codec, bytes: size, frames: n, protectMicros: +enc.toFixed(1), unprotectMicros: +dec.toFixed(1) }));
 }

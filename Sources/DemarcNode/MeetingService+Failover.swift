@@ -26,6 +26,7 @@ extension MeetingService {
             await replace(record, view: view)
         }
         await reconcileRelays()
+        await recordMediaEncryption()
     }
 
     func replace(_ current: MeetingRecord, view: PlacementView) async {
@@ -84,6 +85,11 @@ extension MeetingService {
             try? store.delete(tenant: key.tenant, id: key.id)
             records[key] = nil
             loggedPolicy[key] = nil
+            mediaLogged[key] = nil
+            if let media = relayMedia {
+                let name = "\(key.tenant)/\(key.id)"
+                Task { await media.forgetEndToEndEncryptionObservation(meeting: name) }
+            }
         }
     }
 }

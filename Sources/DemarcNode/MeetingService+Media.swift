@@ -22,19 +22,30 @@ extension MeetingService {
         return policy.e2ee == .required
     }
 
-    /// The first media session of a meeting at this node is recorded as `media processed`,
-    /// end-to-end encrypted when the policy requires it (the SFU then forwards only frames
-    /// with the SFrame layout); `preferred` and `off` meetings are not checked, so recorded
-    /// as not end-to-end encrypted.
+    /// A participant's media session started or ended here: what the SFU observed of the
+    /// meeting's encryption is recorded now rather than at the next tick.
     func mediaSession(tenant: String, meeting: String, participant: String, joined: Bool) async {
-        let key = Key(tenant: tenant, id: meeting)
-        guard joined, !mediaLogged.contains(key) else { return }
-        let encrypted = (try? policy(tenant: tenant))?.e2ee == .required
-        do {
-            try await append(.mediaProcessed(at: location, endToEndEncrypted: encrypted), tenant: tenant, meeting: meeting)
-            mediaLogged.insert(key)
-        } catch {
-            logger.error("could not record media processing", metadata: ["error": "\(error)"])
+        await recordMediaEncryption()
+    }
+
+    /// Records `media processed` for each meeting whose media this node forwarded, with what
+    /// the SFU **observed**: end-to-end encrypted only if every publisher frame it forwarded
+    /// carried the SFrame layout under its publisher's sender slot (docs/e2ee.md). Logged
+    /// once when media is first seen, and again if a meeting first recorded as encrypted
+    /// later forwards a frame that is not, so the report's "E2EE throughout" is the AND of
+    /// what every node saw. In an `e2ee: required` meeting such frames are never forwarded.
+    func recordMediaEncryption() async {
+        guard let media = relayMedia else { return }
+        for (key, record) in records where record.nodes.contains(nodeID) {
+            let name = "\(key.tenant)/\(key.id)"
+            guard let observed = await media.endToEndEncryptionObserved(meeting: name) else { continue }
+            if let last = mediaLogged[key], !(last && !observed) { continue }
+            do {
+                try await append(.mediaProcessed(at: location, endToEndEncrypted: observed), tenant: key.tenant, meeting: key.id)
+                mediaLogged[key] = observed
+            } catch {
+                logger.error("could not record media processing", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

@@ -20,8 +20,12 @@ struct RelayLinkPlan: Sendable {
     var endToEndEncryptionRequired: Bool
 }
 
-/// What the node needs of its SFU for relay links (`MediaServer` conforms in DemarcNode).
-protocol RelayMediaPlane: Sendable {
+/// What the node needs of its SFU: relay links, and what it observed of a meeting's
+/// encryption (`MediaServer` conforms in DemarcNode).
+protocol NodeMediaPlane: Sendable {
+    /// nil: no media forwarded yet; false: some forwarded frame lacked the SFrame layout.
+    func endToEndEncryptionObserved(meeting: String) async -> Bool?
+    func forgetEndToEndEncryptionObservation(meeting: String) async
     func openRelay(_ plan: RelayLinkPlan) async throws
     func closeRelay(_ linkID: UInt64) async
     /// Whether the link has carried an authenticated datagram from the far end in the last `seconds`.
@@ -127,7 +131,7 @@ extension MeetingService {
 
     /// The parent's side: checks the policy itself, offers a fresh X25519 key over a signed
     /// request, verifies the child's signed answer, derives the keys and opens the link.
-    func initiateRelay(_ edge: RelayEdge, record: MeetingRecord, plane: any RelayMediaPlane) async throws(MeetingError) {
+    func initiateRelay(_ edge: RelayEdge, record: MeetingRecord, plane: any NodeMediaPlane) async throws(MeetingError) {
         guard let child = await peer(edge.child), child.isUsable || child.draining, child.mediaPort > 0 else {
             throw MeetingError(.serviceUnavailable, "peer_unreachable", "node \(edge.child) is not reachable for media")
         }
@@ -216,7 +220,7 @@ extension MeetingService {
     }
 
     func openRelay(_ edge: RelayEdge, linkID: UInt64, keys: RelayKeySchedule, remote: Peer, from: NodeLocation, to: NodeLocation,
-                   plane: any RelayMediaPlane) async throws(MeetingError) {
+                   plane: any NodeMediaPlane) async throws(MeetingError) {
         let plan = RelayLinkPlan(linkID: linkID, mediaMeeting: "\(edge.tenant)/\(edge.meeting)", remoteNode: remote.nodeID,
                                  remoteHost: remote.host, remotePort: remote.mediaPort, keys: keys,
                                  endToEndEncryptionRequired: (try? policy(tenant: edge.tenant))?.e2ee == .required)

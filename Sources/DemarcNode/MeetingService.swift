@@ -39,11 +39,12 @@ actor MeetingService {
     var replayGuard = PeerReplayGuard()
     /// Policy versions already logged as applied at this node, per meeting.
     var loggedPolicy: [Key: Int] = [:]
-    /// Meetings whose media this node has recorded as processed.
-    var mediaLogged: Set<Key> = []
+    /// Meetings whose media this node has recorded as processed, with whether it was
+    /// recorded end-to-end encrypted.
+    var mediaLogged: [Key: Bool] = [:]
     var draining = false
-    /// The SFU, for relay links (issue 7); nil on a node without media.
-    var relayMedia: (any RelayMediaPlane)?
+    /// The SFU, for relay links (issue 7) and E2EE observations; nil on a node without media.
+    var relayMedia: (any NodeMediaPlane)?
     /// Relay links open at this node, by tree edge.
     var relayLinks: [RelayEdge: OpenRelay] = [:]
     /// When to offer a link again after a failed attempt (the child may not hold the record yet).
@@ -75,7 +76,7 @@ actor MeetingService {
         for r in try store.all() { records[Key(tenant: r.tenant, id: r.id)] = r }
     }
 
-    func attachRelayMedia(_ plane: any RelayMediaPlane) { relayMedia = plane }
+    func attachRelayMedia(_ plane: any NodeMediaPlane) { relayMedia = plane }
 
     // MARK: The view
 

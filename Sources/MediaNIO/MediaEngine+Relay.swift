@@ -393,11 +393,8 @@ extension MediaEngine {
             sendControl(.mediaKey(from: from, to: to, envelope: envelope), over: link)
             return true
         }
-        if arrivedOver != nil, meeting.participants[to] != nil {
-            // LEAD (merge with e2ee-web): yield `.mediaKey(from: from, envelope: envelope)` on
-            // meeting.participants[to]!.events once MediaEvent has that case; local delivery
-            // of cross-node keys is this one line.
-            logger.debug("relay media key for a local participant (delivery hook not wired)")
+        if arrivedOver != nil, let recipient = meeting.participants[to] {
+            recipient.events.yield(.mediaKey(from: from, envelope: envelope))
             return true
         }
         return false

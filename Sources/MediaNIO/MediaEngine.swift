@@ -283,8 +283,14 @@ final class MediaEngine: @unchecked Sendable {
         loop.preconditionInEventLoop()
         guard envelope.count <= MediaServer.maximumMediaKeyEnvelope else { throw .mediaKeyTooLarge(envelope.count) }
         let (meeting, _) = try session(name, from)
-        guard let recipient = meeting.participants[to] else { throw .unknownParticipant(to) }
-        recipient.events.yield(.mediaKey(from: from, envelope: envelope))
+        if let recipient = meeting.participants[to] {
+            recipient.events.yield(.mediaKey(from: from, envelope: envelope))
+            return
+        }
+        // A participant on another node of a cascaded meeting: over the link that brought it.
+        guard forwardMediaKey(meeting: meeting, from: from, to: to, envelope: envelope, arrivedOver: nil) else {
+            throw .unknownParticipant(to)
+        }
     }
 
     func leave(meeting name: String, participant: String) {

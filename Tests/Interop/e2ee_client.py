@@ -397,6 +397,9 @@ async def main():
     parser.add_argument("--publisher", required=True)
     parser.add_argument("--subscriber", action="append", default=[])
     parser.add_argument("--wrong-key-subscriber", action="append", default=[])
+    parser.add_argument("--subscriber-url", action="append", default=[],
+                        help="signaling URL of the i-th --subscriber's edge (default --url): another node of a cascaded meeting")
+    parser.add_argument("--wrong-key-subscriber-url", action="append", default=[])
     parser.add_argument("--marker", action="store_true")
     parser.add_argument("--plain", action="store_true", help="nobody declares or uses E2EE (an e2ee: off meeting)")
     parser.add_argument("--expect-refused", action="store_true",
@@ -407,10 +410,13 @@ async def main():
 
     encrypt = not args.plain
     stop = asyncio.Event()
-    subscribers = [Subscriber(f"subscriber{i + 1}", args.url, token, E2EEState(f"subscriber{i + 1}", encrypt, args.marker),
+    def url(urls, i):
+        return urls[i] if i < len(urls) else args.url
+
+    subscribers = [Subscriber(f"subscriber{i + 1}", url(args.subscriber_url, i), token, E2EEState(f"subscriber{i + 1}", encrypt, args.marker),
                               declare=encrypt)
                    for i, token in enumerate(args.subscriber)]
-    subscribers += [Subscriber(f"wrongkey{i + 1}", args.url, token, E2EEState(f"wrongkey{i + 1}", encrypt, args.marker, wrong_key=True),
+    subscribers += [Subscriber(f"wrongkey{i + 1}", url(args.wrong_key_subscriber_url, i), token, E2EEState(f"wrongkey{i + 1}", encrypt, args.marker, wrong_key=True),
                                declare=encrypt)
                     for i, token in enumerate(args.wrong_key_subscriber)]
     for s in subscribers:

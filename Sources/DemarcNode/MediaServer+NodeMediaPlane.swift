@@ -1,7 +1,8 @@
 import MediaNIO
 
-/// The SFU carries the relay links the node agrees (`MeetingService+Relay.swift`).
-extension MediaServer: RelayMediaPlane {
+/// The SFU carries the relay links the node agrees (`MeetingService+Relay.swift`) and tells it
+/// what it observed of each meeting's encryption (`MeetingService+Media.swift`).
+extension MediaServer: NodeMediaPlane {
     func openRelay(_ plan: RelayLinkPlan) async throws {
         if plan.endToEndEncryptionRequired { await requireEndToEndEncryption(meeting: plan.mediaMeeting) }
         try await openRelayLink(RelayLinkSpec(linkID: plan.linkID, meeting: plan.mediaMeeting, remoteNode: plan.remoteNode,

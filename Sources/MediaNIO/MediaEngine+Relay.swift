@@ -360,6 +360,7 @@ extension MediaEngine {
         meeting.tracks[id] = published
         meeting.trackOrder.append(id)
         meeting.broadcast(.trackPublished(info))
+        meeting.snapshotDue = true   // a chain passes it on at once
         return published
     }
 

@@ -146,14 +146,14 @@ struct RelayLinkTests {
 
     /// `name` joins on `server`, sees `publisher` from `node` and its track, and subscribes.
     static func subscriber(_ name: String, on server: MediaServer, port: Int, sees publisher: String, from node: String) async throws
-        -> (SyntheticPeer, AsyncStream<MediaEvent>) {
+        -> (SyntheticPeer, AsyncStream<MediaEvent>, UInt32) {
         let peer = try await SyntheticPeer.make()
         let events = try await server.join(meeting: "m", participant: name)
         _ = try await nextEvent(events, "\(publisher) from node \(node) at \(name)") {
             $0 == .participantJoined(MediaParticipantInfo(name: publisher, node: node)) ? true : nil
         }
-        try await subscribe(peer, as: name, events: events, server: server, port: port)
-        return (peer, events)
+        let offer = try await subscribe(peer, as: name, events: events, server: server, port: port)
+        return (peer, events, offer.media.first?.ssrcGroups.first?.ssrcs.first ?? 0)
     }
 
     /// A publisher on A, two subscribers on B: both get every packet, the track crosses the
@@ -162,8 +162,8 @@ struct RelayLinkTests {
         try await withMediaServers(["A", "B"]) { s, ports in
             try await openLink(1, s[0], ports[0], "A", s[1], ports[1], "B")
             let (alice, _) = try await Self.publisher("alice", on: s[0], port: ports[0])
-            let (bob, bobEvents) = try await Self.subscriber("bob", on: s[1], port: ports[1], sees: "alice", from: "A")
-            let (carol, _) = try await Self.subscriber("carol", on: s[1], port: ports[1], sees: "alice", from: "A")
+            let (bob, bobEvents, bobSSRC) = try await Self.subscriber("bob", on: s[1], port: ports[1], sees: "alice", from: "A")
+            let (carol, _, _) = try await Self.subscriber("carol", on: s[1], port: ports[1], sees: "alice", from: "A")
 
             let pli = try await alice.receiveRTCP("B's keyframe request at the publisher on A") { packets -> PictureLossIndication? in
                 for case .pictureLossIndication(let pli) in packets { return pli }
@@ -174,6 +174,18 @@ struct RelayLinkTests {
             try await Self.send(alice, 0..<50)
             try await Self.receiveAll(bob, Set(0..<50), "alice's 50 packets at bob")
             try await Self.receiveAll(carol, Set(0..<50), "alice's 50 packets at carol")
+            // bob's own PLI (SRTCP on his subscriber connection) reaches alice too: B's core
+            // defers it past its throttle interval, then it crosses the link.
+            let offered = try #require(await s[1].tracks(meeting: "m").first)
+            #expect(offered.participant == "alice")
+            let bobSRTP = try #require(bob.srtp)
+            var request = try RTCPCompound.serialize([.pictureLossIndication(PictureLossIndication(senderSSRC: 99, mediaSSRC: bobSSRC))])
+            try bobSRTP.outbound.protectRTCP(&request)
+            try await bob.send(request)
+            _ = try await alice.receiveRTCP("bob's PLI at the publisher on A") { packets -> Bool? in
+                for case .pictureLossIndication(let pli) in packets where pli.mediaSSRC == 5000 { return true }
+                return nil
+            }
             let link = try #require(await s[0].relayLinks().first)
             #expect(link.rtpSent == 50, "each packet crosses the link once, not once per subscriber")
             #expect(await s[1].statistics().relayRTPForwarded == 50)
@@ -199,7 +211,7 @@ struct RelayLinkTests {
             try await openLink(1, s[0], ports[0], "A", s[1], ports[1], "B")
             try await openLink(2, s[1], ports[1], "B", s[2], ports[2], "C")
             let (alice, _) = try await Self.publisher("alice", on: s[0], port: ports[0])
-            let (dave, _) = try await Self.subscriber("dave", on: s[2], port: ports[2], sees: "alice", from: "A")
+            let (dave, _, _) = try await Self.subscriber("dave", on: s[2], port: ports[2], sees: "alice", from: "A")
             _ = try await alice.receiveRTCP("C's keyframe request at A") { packets -> Bool? in
                 for case .pictureLossIndication(let pli) in packets where pli.mediaSSRC == 5000 { return true }
                 return nil
@@ -223,7 +235,7 @@ struct RelayLinkTests {
             let proxyPort = try #require(proxyChannel.localAddress?.port)
             try await openLink(1, s[0], ports[0], "A", s[1], ports[1], "B", via: proxyPort)
             let (alice, _) = try await Self.publisher("alice", on: s[0], port: ports[0])
-            let (bob, _) = try await Self.subscriber("bob", on: s[1], port: ports[1], sees: "alice", from: "A")
+            let (bob, _, _) = try await Self.subscriber("bob", on: s[1], port: ports[1], sees: "alice", from: "A")
             let seen = Seen()
             try await Self.send(alice, 0..<10)   // bob's stream starts at the first that arrives
             _ = try await bob.receiveRTP("a first packet")

@@ -146,7 +146,7 @@ let package = Package(
         .target(
             name: "MediaLoadTest",
             dependencies: [
-                "MediaNIO", "MediaPackets", "MediaCore", "MediaCrypto", "OpenSSLWrapper",
+                "MediaNIO", "MediaPackets", "MediaCore", "MediaCrypto", "OpenSSLWrapper", "SodiumWrapper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -13,6 +13,7 @@ struct LoadtestCommand: AsyncParsableCommand {
     @Option(help: "RTP packets per second per publisher.") var rate = 500
     @Option(help: "RTP payload bytes per packet.") var payload = 1_000
     @Option(help: "How long to send, in seconds.") var seconds = 5
+    @Flag(help: "Subscribers on a second media server behind a relay link (measures the relay hop).") var relayHop = false
     @Option(help: "Fail (exit 1) when less than this share of packets arrives (0–1).") var minimumDelivery = 0.0
 
     func validate() throws {
@@ -28,6 +29,7 @@ struct LoadtestCommand: AsyncParsableCommand {
         configuration.packetsPerSecond = rate
         configuration.payloadBytes = payload
         configuration.duration = .seconds(seconds)
+        configuration.relayHop = relayHop
         let report = try await LoadTest.run(configuration)
         print(report)
         if report.deliveredFraction < minimumDelivery { throw ExitCode(1) }

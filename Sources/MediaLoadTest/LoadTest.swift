@@ -2,6 +2,7 @@ import Foundation
 import MediaCrypto
 public import MediaNIO
 import MediaPackets
+import SodiumWrapper
 
 /// What `demarc loadtest` runs: meetings of one publisher and N subscribers, all synthetic
 /// WebRTC peers (ICE, DTLS, SRTP) over real UDP sockets on loopback, against an in-process
@@ -15,6 +16,9 @@ public struct LoadTestConfiguration: Sendable {
     public var payloadBytes = 1_000
     public var duration: Duration = .seconds(5)
     public var media = MediaServerConfiguration()
+    /// Publishers on one media server, subscribers on a second one joined by a relay link
+    /// (docs/relay.md): measures what a relay hop adds.
+    public var relayHop = false
 
     public init() {}
 }
@@ -31,6 +35,7 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
     public var latencyP99 = 0.0
     public var latencyMax = 0.0
     public var statistics = MediaServerStatistics()
+    public var relayHop = false
 
     public var deliveredFraction: Double { expected == 0 ? 0 : Double(received) / Double(expected) }
 
@@ -39,7 +44,7 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
         return """
             sent \(sent) packets, delivered \(received) of \(expected) (\(String(format: "%.2f", deliveredFraction * 100)) %) in \(String(format: "%.1f", seconds)) s
             forwarded \(Int(rate)) packets/s to subscribers; latency p50 \(String(format: "%.2f", latencyP50)) ms, p99 \(String(format: "%.2f", latencyP99)) ms, max \(String(format: "%.2f", latencyMax)) ms
-            SFU: \(statistics.rtpForwarded) RTP forwarded, \(statistics.srtpFailures) SRTP failures, \(statistics.datagramsReceived) datagrams in, \(statistics.datagramsSent) out
+            SFU\(relayHop ? " (subscribers' node)" : ""): \(statistics.rtpForwarded) RTP forwarded\(relayHop ? ", \(statistics.relayRTPForwarded) RTP over the relay link" : ""), \(statistics.srtpFailures) SRTP failures, \(statistics.datagramsReceived) datagrams in, \(statistics.datagramsSent) out
             """
     }
 }
@@ -51,21 +56,33 @@ public enum LoadTest {
         var media = configuration.media
         media.bindHost = "127.0.0.1"
         let server = try MediaServer(configuration: media)
+        // With a relay hop, subscribers connect to a second server linked to the first.
+        let far = configuration.relayHop ? try MediaServer(configuration: media) : server
         let clock = ContinuousClock()
         let origin = clock.now
         return try await withThrowingTaskGroup(of: LoadTestReport?.self) { group in
             group.addTask { try await server.run(); return nil }
+            if configuration.relayHop { group.addTask { try await far.run(); return nil } }
             let port = try await server.boundPort()
+            let farPort = try await far.boundPort()
             var publishers: [(SyntheticPeer, UInt32)] = []
             var subscribers: [SyntheticPeer] = []
             for meetingIndex in 0..<configuration.meetings {
                 let meeting = "load-\(meetingIndex)"
+                if configuration.relayHop {
+                    let there = XChaCha20Poly1305.Key(), back = XChaCha20Poly1305.Key()
+                    let id = UInt64(meetingIndex + 1)
+                    try await server.openRelayLink(RelayLinkSpec(linkID: id, meeting: meeting, remoteNode: "far", remoteHost: "127.0.0.1",
+                                                                 remotePort: farPort, sendingKey: there, receivingKey: back))
+                    try await far.openRelayLink(RelayLinkSpec(linkID: id, meeting: meeting, remoteNode: "near", remoteHost: "127.0.0.1",
+                                                              remotePort: port, sendingKey: back, receivingKey: there))
+                }
                 let publisher = try await SyntheticPeer.make()
                 _ = try await server.join(meeting: meeting, participant: "publisher")
                 var pending: [(SyntheticPeer, String, AsyncStream<MediaEvent>)] = []
                 for index in 0..<configuration.subscribersPerMeeting {
                     let name = "subscriber-\(index)"
-                    pending.append((try await SyntheticPeer.make(), name, try await server.join(meeting: meeting, participant: name)))
+                    pending.append((try await SyntheticPeer.make(), name, try await far.join(meeting: meeting, participant: name)))
                 }
                 let ssrc = UInt32(10_000 + meetingIndex * 2)
                 let answer = try SessionDescription.parse(try await server.publish(
@@ -73,8 +90,8 @@ public enum LoadTest {
                 try await publisher.connect(port: port, remote: answer)
                 for (peer, name, events) in pending {
                     let offer = try await nextSubscriberOffer(events, "\(name)'s subscriber offer")
-                    try await server.answerSubscriber(meeting: meeting, participant: name, answer: peer.subscriberAnswer(to: offer))
-                    try await peer.connect(port: port, remote: offer)
+                    try await far.answerSubscriber(meeting: meeting, participant: name, answer: peer.subscriberAnswer(to: offer))
+                    try await peer.connect(port: farPort, remote: offer)
                     _ = try await nextEvent(events, "\(name)'s subscriber connection") { $0 == .connectionState(.subscriber, .connected) ? true : nil }
                     subscribers.append(peer)
                 }
@@ -146,7 +163,8 @@ public enum LoadTest {
                 report.latencyP99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
                 report.latencyMax = latencies.last!
             }
-            report.statistics = await server.statistics()
+            report.statistics = await far.statistics()
+            report.relayHop = configuration.relayHop
             for (publisher, _) in publishers { await publisher.close() }
             for peer in subscribers { await peer.close() }
             group.cancelAll()

@@ -246,7 +246,10 @@ extension MediaEngine {
     }
 
     func keyframeRequested(_ ssrc: UInt32, over link: RelayLink, meeting: MeetingState, now time: MediaInstant) {
-        if let last = link.keyframeSentAt[ssrc], last.duration(to: time) < configuration.forwarding.keyframeRequestInterval { return }
+        // The far side's forwarding core already throttles (and defers) per layer; this
+        // guards the publisher against a misbehaving link, at half that interval so a
+        // deferred request is never the one dropped.
+        if let last = link.keyframeSentAt[ssrc], last.duration(to: time) < configuration.forwarding.keyframeRequestInterval / 2 { return }
         link.keyframeSentAt[ssrc] = time
         let pli = RTCPPacket.pictureLossIndication(PictureLossIndication(senderSSRC: meeting.router.feedbackSSRC, mediaSSRC: ssrc))
         for track in meeting.tracks.values {
@@ -358,6 +361,7 @@ extension MediaEngine {
         meeting.tracks[id] = published
         meeting.trackOrder.append(id)
         meeting.broadcast(.trackPublished(info))
+        meeting.snapshotDue = true   // a chain passes it on at once
         return published
     }
 

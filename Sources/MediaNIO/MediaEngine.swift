@@ -255,7 +255,12 @@ final class MediaEngine: @unchecked Sendable {
         dropPeer(session.subscriber)
         session.events.finish()
         meeting.broadcast(.participantLeft(participant))
-        if meeting.participants.isEmpty { meetings[name] = nil }
+        if meeting.participants.isEmpty {
+            // The forwarding core's uplink-recovery counts outlive the meeting in the totals.
+            statistics.nacksSentToPublishers += meeting.router.counters.nacksSentToPublishers
+            statistics.publisherRetransmissionsReceived += meeting.router.counters.publisherRetransmissionsReceived
+            meetings[name] = nil
+        }
     }
 
     // MARK: Subscriber negotiation

@@ -114,7 +114,7 @@ async def main():
     parser.add_argument("--subscriber", required=True, help="token of the aiortc subscriber")
     parser.add_argument("--cap-kbps", type=float, default=300)
     parser.add_argument("--open-seconds", type=float, default=8, help="uncapped time before the cap")
-    parser.add_argument("--drop-within", type=float, default=30, help="the resolution must drop within this many seconds of the cap")
+    parser.add_argument("--drop-within", type=float, default=45, help="the resolution must drop within this many seconds of the cap")
     parser.add_argument("--capped-seconds", type=float, default=6, help="time kept capped after the drop")
     parser.add_argument("--recover-within", type=float, default=45, help="the resolution must recover within this many seconds of lifting")
     args = parser.parse_args()

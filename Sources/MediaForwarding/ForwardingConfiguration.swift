@@ -1,3 +1,5 @@
+public import MediaCore
+
 /// Tunables of the forwarding core, with defaults that suit browsers.
 public struct ForwardingConfiguration: Sendable {
     /// Largest RTP packet forwarded or cached (bytes).
@@ -18,8 +20,21 @@ public struct ForwardingConfiguration: Sendable {
     public var audioReserveBitsPerSecond = 64_000
     /// A layer silent for this long is treated as off (the publisher dropped it).
     public var layerInactivityTimeout: Duration = .seconds(2)
+    /// The estimate from subscribers' receiver reports (used until a subscriber sends REMB).
+    public var lossEstimator = LossBasedBandwidthEstimatorConfiguration()
+    /// Whether packets lost on a publisher's uplink are NACKed to it (its RTX is then
+    /// unwrapped and forwarded, RFC 4588 §4).
+    public var publisherLossRecovery: PublisherLossRecovery = .nack
     /// Active-speaker detection.
     public var activeSpeaker = ActiveSpeakerConfiguration()
 
     public init() {}
+}
+
+/// How the SFU treats loss between a publisher and itself.
+public enum PublisherLossRecovery: Sendable, Equatable {
+    /// NACK missing video packets (RFC 4585 §6.2.1) and forward the publisher's RTX.
+    case nack
+    /// Forward what arrives; subscribers see the publisher's loss as their own.
+    case off
 }

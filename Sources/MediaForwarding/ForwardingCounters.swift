@@ -9,9 +9,21 @@ public struct ForwardingCounters: Sendable, Equatable {
     public var droppedForeignSource = 0
     public var droppedOversize = 0
     public var droppedUnknownPayloadType = 0
-    /// Publisher RTX (recovery toward the SFU) is not handled yet.
+    /// Publisher RTX that could not be used: padding-only probes (no original sequence
+    /// number), an RTX payload type with no media type, or a layer whose SSRC is unknown.
     public var droppedPublisherRTX = 0
+    /// Packets recovered from a publisher's RTX and forwarded (RFC 4588 §4).
+    public var publisherRetransmissionsReceived = 0
+    /// Generic NACK packets sent to publishers for loss on their uplink.
+    public var nacksSentToPublishers = 0
     public var nackMisses = 0
+    /// The SFU's own RTCP: sender reports to subscribers, receiver reports to publishers.
+    public var senderReportsSent = 0
+    public var receiverReportsSent = 0
+    /// Bandwidth estimates derived from subscribers' receiver reports.
+    public var lossBasedEstimates = 0
+    /// Subscriptions moved to another simulcast layer (each `layerSwitched` directive).
+    public var layerSwitches = 0
     public var malformedRTCP = 0
     public init() {}
 }

@@ -8,6 +8,9 @@ public enum ForwardingDirective: Sendable, Equatable {
     case sendRTP(to: ParticipantID, packet: Range<Int>, retransmission: Bool)
     /// Send this RTCP packet to `participant` (a keyframe request to a publisher).
     case sendRTCP(to: ParticipantID, RTCPPacket)
+    /// Send this RTCP packet to `subscriber` on its subscriber connection (the SFU's sender
+    /// reports for the streams it sends it).
+    case sendSubscriberRTCP(to: ParticipantID, RTCPPacket)
     /// The loudest participant changed (nil: nobody has spoken yet or the speaker left).
     case activeSpeakerChanged(ParticipantID?)
     /// A subscriber's copy of a track now carries another simulcast layer.

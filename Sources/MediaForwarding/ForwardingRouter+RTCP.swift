@@ -5,7 +5,9 @@ extension ForwardingRouter {
     /// A compound RTCP packet from `subscriber`, SRTCP-decrypted. NACKs are answered from
     /// the publisher-side caches (RFC 4585 §6.2.1; as RTX when negotiated, RFC 4588 §4);
     /// PLI and FIR are relayed to the publisher of the layer the subscriber is on, throttled
-    /// per layer (RFC 4585 §6.3.1, RFC 5104 §4.3.1); REMB updates the bandwidth estimate.
+    /// per layer (RFC 4585 §6.3.1, RFC 5104 §4.3.1); REMB updates the bandwidth estimate, and
+    /// until a subscriber sends REMB the loss in its receiver reports does
+    /// (``LossBasedBandwidthEstimator``, draft-ietf-rmcat-gcc-02 §6).
     /// Feedback naming an SSRC this subscriber does not receive is ignored.
     public mutating func receiveRTCP(from subscriber: ParticipantID, packet: UnsafeRawBufferPointer, now: Instant,
                                      into batch: inout ForwardingBatch) {
@@ -22,7 +24,12 @@ extension ForwardingRouter {
             case .fullIntraRequest(let fir):
                 for entry in fir.entries { relayKeyframeRequest(mediaSSRC: entry.ssrc, from: subscriber, now: now, into: &batch) }
             case .remb(let remb):
+                participants[subscriber]?.sendsREMB = true
                 bandwidthEstimate(subscriber, bitsPerSecond: Int(clamping: remb.bitrate), now: now, into: &batch)
+            case .receiverReport(let report):
+                receptionReports(report.reports, from: subscriber, now: now, into: &batch)
+            case .senderReport(let report):
+                receptionReports(report.reports, from: subscriber, now: now, into: &batch)
             default:
                 break
             }
@@ -31,6 +38,23 @@ extension ForwardingRouter {
 
     public mutating func receiveRTCP(from subscriber: ParticipantID, packet: [UInt8], now: Instant, into batch: inout ForwardingBatch) {
         packet.withUnsafeBytes { receiveRTCP(from: subscriber, packet: $0, now: now, into: &batch) }
+    }
+
+    /// Report blocks about streams this subscriber receives feed its loss-based estimate
+    /// (the worst block counts); blocks about other SSRCs are ignored.
+    private mutating func receptionReports(_ reports: [ReceptionReport], from subscriber: ParticipantID, now: Instant,
+                                           into batch: inout ForwardingBatch) {
+        guard let state = participants[subscriber], !state.sendsREMB else { return }
+        var worst: UInt8?
+        for block in reports where subscriptionIndex(ssrc: block.ssrc, subscriber: subscriber) != nil {
+            worst = max(worst ?? 0, block.fractionLost)
+        }
+        guard let worst else { return }
+        let rate = sendingRate(to: subscriber, now: now)
+        guard let estimate = participants[subscriber]!.lossEstimator.receiverReport(fractionLost: worst, sendingRate: rate, now: now)
+        else { return }
+        counters.lossBasedEstimates += 1
+        bandwidthEstimate(subscriber, bitsPerSecond: estimate, now: now, into: &batch)
     }
 
     private func subscriptionIndex(ssrc: UInt32, subscriber: ParticipantID) -> (slot: Int, index: Int)? {

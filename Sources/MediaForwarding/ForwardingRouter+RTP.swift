@@ -1,4 +1,4 @@
-import MediaPackets
+public import MediaPackets
 import MediaCore
 
 extension ForwardingRouter {
@@ -21,7 +21,7 @@ extension ForwardingRouter {
             return
         }
         guard !key.isRTX else {
-            counters.droppedPublisherRTX += 1
+            recoverRetransmission(slot: key.track, layer: key.layer, header: header, packet: packet, now: now, into: &batch)
             return
         }
         guard packet.count <= configuration.maxPacketSize, packet.count + 2 <= batch.slotSize else {
@@ -46,6 +46,8 @@ extension ForwardingRouter {
         let clockRate = tracks[slot]!.description.clockRate
         tracks[slot]!.layers[layer].meter.record(bytes: packet.count, now: now)
         tracks[slot]!.layers[layer].cache.store(packet, sequenceNumber: header.sequenceNumber)
+        tracks[slot]!.layers[layer].nack?.packetReceived(sequenceNumber: header.sequenceNumber, now: now)
+        tracks[slot]!.layers[layer].reception.packetReceived(sequenceNumber: header.sequenceNumber, rtpTimestamp: header.timestamp, arrival: now)
 
         // Keyframes gate layer switches; codecs we cannot inspect are treated as always decodable.
         let isKeyframe: Bool
@@ -72,6 +74,7 @@ extension ForwardingRouter {
                 guard tracks[slot]!.subscriptions[index].target == layer, isKeyframe else { continue }
                 tracks[slot]!.subscriptions[index].current = layer
                 if kind == .video && tracks[slot]!.layers.count > 1 {
+                    counters.layerSwitches += 1
                     batch.append(.layerSwitched(subscriber: tracks[slot]!.subscriptions[index].subscriber, track: trackID, layer: layer))
                 }
             }
@@ -96,9 +99,90 @@ extension ForwardingRouter {
             guard let range else { continue }
             tracks[slot]!.subscriptions[index].sequenceMap.record(
                 outgoing: output.sequenceNumber, layer: layer, sourceSequence: header.sequenceNumber, timestamp: output.timestamp)
+            tracks[slot]!.subscriptions[index].packetsSent &+= 1
+            tracks[slot]!.subscriptions[index].octetsSent &+= UInt32(truncatingIfNeeded: header.payloadLength)
+            if output == tracks[slot]!.subscriptions[index].rewriter.lastOutput {
+                tracks[slot]!.subscriptions[index].lastSourceTimestamp = header.timestamp
+            }
             batch.append(.sendRTP(to: tracks[slot]!.subscriptions[index].subscriber, packet: range, retransmission: false))
             counters.packetsForwarded += 1
         }
+    }
+
+    /// A publisher's RTX packet (RFC 4588 §4): the original sequence number is the first two
+    /// payload bytes, the media payload type the one bound to the RTX type by `apt`. The
+    /// original packet is rebuilt (media SSRC, original sequence number and payload type,
+    /// no padding) and forwarded like any other, so subscribers get what the uplink lost.
+    /// Padding-only RTX (bandwidth probes) carries nothing and is dropped.
+    private mutating func recoverRetransmission(slot: Int, layer: Int, header: RTPHeader, packet: UnsafeRawBufferPointer,
+                                                now: Instant, into batch: inout ForwardingBatch) {
+        let track = tracks[slot]!
+        guard header.payloadLength > 2,
+              let mediaSSRC = track.layers[layer].description.ssrc,
+              let media = track.description.payloadTypes.first(where: { $0.rtxPayloadType == header.payloadType }),
+              let codec = track.codecs[Int(media.payloadType)] else {
+            counters.droppedPublisherRTX += 1
+            return
+        }
+        let payload = header.payloadRange
+        let original = UInt16(packet[payload.lowerBound]) << 8 | UInt16(packet[payload.lowerBound + 1])
+        let length = header.payloadOffset + payload.count - 2
+        guard length <= configuration.maxPacketSize, length + 2 <= batch.slotSize else {
+            counters.droppedOversize += 1
+            return
+        }
+        // RTX is rare (only what was lost), so one allocation per recovered packet is fine.
+        var rebuilt = [UInt8](repeating: 0, count: length)
+        rebuilt.withUnsafeMutableBytes { out in
+            out.copyMemory(from: UnsafeRawBufferPointer(rebasing: packet[0..<header.payloadOffset]))
+            out[0] &= ~0x20  // no padding in the rebuilt packet
+            UnsafeMutableRawBufferPointer(rebasing: out[header.payloadOffset...])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: packet[(payload.lowerBound + 2)..<payload.upperBound]))
+            try? RTPHeader.rewrite(out, ssrc: mediaSSRC, sequenceNumber: original, timestamp: header.timestamp,
+                                   payloadType: media.payloadType)
+        }
+        rebuilt.withUnsafeBytes { bytes in
+            guard let rebuiltHeader = try? RTPHeader.parse(bytes) else {
+                counters.droppedPublisherRTX += 1
+                return
+            }
+            counters.publisherRetransmissionsReceived += 1
+            forward(slot: slot, layer: layer, header: rebuiltHeader, codec: codec, packet: bytes, now: now, into: &batch)
+        }
+    }
+
+    /// NACKs due to publishers for packets missing on their uplinks (called on the tick);
+    /// a packet given up on asks for a keyframe instead (RFC 4585 §6.3.1).
+    mutating func requestPublisherRetransmissions(now: Instant, into batch: inout ForwardingBatch) {
+        for slot in tracks.indices where tracks[slot] != nil {
+            for layer in tracks[slot]!.layers.indices {
+                guard tracks[slot]!.layers[layer].nack != nil, let ssrc = tracks[slot]!.layers[layer].description.ssrc else { continue }
+                let output = tracks[slot]!.layers[layer].nack!.tick(now: now)
+                if !output.nack.isEmpty {
+                    let nack = GenericNACK(senderSSRC: feedbackSSRC, mediaSSRC: ssrc, pairs: Self.nackPairs(output.nack))
+                    batch.append(.sendRTCP(to: tracks[slot]!.publisher, .nack(nack)))
+                    counters.nacksSentToPublishers += 1
+                }
+                if output.keyframeNeeded { requestKeyframe(slot: slot, layer: layer, now: now, into: &batch) }
+            }
+        }
+    }
+
+    /// Packs sequence numbers (oldest first) into generic-NACK pairs: a packet id and a
+    /// bitmask of the 16 after it (RFC 4585 §6.2.1).
+    public static func nackPairs(_ sequences: [UInt16]) -> [GenericNACK.Pair] {
+        var pairs: [GenericNACK.Pair] = []
+        for sequence in sequences {
+            if let last = pairs.last {
+                let distance = sequence &- last.packetID
+                if distance >= 1 && distance <= 16 {
+                    pairs[pairs.count - 1].bitmask |= 1 << (distance - 1)
+                    continue
+                }
+            }
+            pairs.append(GenericNACK.Pair(packetID: sequence, bitmask: 0))
+        }
+        return pairs
     }
 
     /// Binds an unknown SSRC to a layer of one of `publisher`'s tracks from the packet's mid

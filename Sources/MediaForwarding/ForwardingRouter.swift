@@ -26,6 +26,9 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         var extensionMap: RTPExtensionMap
         /// The subscriber's latest bandwidth estimate (bits/s), nil before the first.
         var estimate: Int?
+        /// The estimate from the loss in its receiver reports, used until it sends REMB.
+        var lossEstimator: LossBasedBandwidthEstimator<Instant>
+        var sendsREMB = false
     }
 
     struct PublishedLayer: Sendable {
@@ -33,6 +36,12 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         var meter: LayerBitrateMeter<Instant>
         var cache: RetransmissionCache
         var keyframes: KeyframeRequester<Instant>?
+        /// Loss on the publisher's uplink, NACKed to it (video layers, RFC 4585 §6.2.1).
+        var nack: NACKGenerator<Instant>?
+        /// Loss and jitter of the layer as received, for the SFU's receiver reports.
+        var reception: RTPReceiveStatistics<Instant>
+        /// The publisher's latest sender report for the layer (RFC 3550 §6.4.1).
+        var senderReport: (ntp: UInt64, rtp: UInt32, arrival: Instant)?
         /// A keyframe was asked for before the layer's SSRC was known.
         var keyframeWanted = false
     }
@@ -52,6 +61,11 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         var lastForwardedAt: Instant?
         var sequenceMap: OutgoingSequenceMap<Instant>
         var rtxSequence: UInt16
+        /// For the SFU's sender reports (RFC 3550 §6.4.1): packets and payload octets sent,
+        /// and the source timestamp of the newest packet forwarded.
+        var packetsSent: UInt32 = 0
+        var octetsSent: UInt32 = 0
+        var lastSourceTimestamp: UInt32?
     }
 
     struct Track: Sendable {
@@ -89,7 +103,8 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
     /// header-extension ids it negotiated (BUNDLE shares them across its media sections).
     public mutating func join(_ participant: ParticipantID, extensionMap: RTPExtensionMap = RTPExtensionMap()) throws(ForwardingError) {
         guard participants[participant] == nil else { throw .participantAlreadyJoined(participant) }
-        participants[participant] = ParticipantState(extensionMap: extensionMap, estimate: nil)
+        participants[participant] = ParticipantState(extensionMap: extensionMap, estimate: nil,
+                                                     lossEstimator: LossBasedBandwidthEstimator(configuration: configuration.lossEstimator))
     }
 
     /// Updates the extension ids after a renegotiation.
@@ -122,7 +137,9 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
                 description: layer,
                 meter: LayerBitrateMeter(window: configuration.bitrateWindow),
                 cache: RetransmissionCache(capacity: capacity, maxPacketSize: configuration.maxPacketSize),
-                keyframes: layer.ssrc.map { keyframeRequester(mediaSSRC: $0) })
+                keyframes: layer.ssrc.map { keyframeRequester(mediaSSRC: $0) },
+                nack: track.kind == .video && configuration.publisherLossRecovery == .nack ? NACKGenerator() : nil,
+                reception: RTPReceiveStatistics(clockRate: max(1, track.clockRate)))
         }
         let state = Track(description: track, publisher: publisher, layers: layers, codecs: codecs, subscriptions: [])
         let slot: Int
@@ -237,6 +254,22 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         reselectLayers(for: subscriber, now: now, into: &batch)
     }
 
+    /// The subscriber's current downlink estimate (bits/s), nil while none is known.
+    public func estimate(of subscriber: ParticipantID) -> Int? { participants[subscriber]?.estimate }
+
+    /// What is being sent to `subscriber` now: the measured bitrates of the layers its
+    /// subscriptions currently carry (bits/s).
+    mutating func sendingRate(to subscriber: ParticipantID, now: Instant) -> Int {
+        var total = 0
+        for slot in tracks.indices {
+            guard let track = tracks[slot],
+                  let subscription = track.subscriptions.first(where: { $0.subscriber == subscriber }),
+                  let layer = subscription.current, track.layers.indices.contains(layer) else { continue }
+            total += tracks[slot]!.layers[layer].meter.bitsPerSecond(now: now)
+        }
+        return total
+    }
+
     /// The timer: deferred keyframe requests, layer re-selection as measured bitrates move,
     /// active-speaker evaluation. Call at least every `activeSpeaker.evaluationInterval`.
     public mutating func tick(now: Instant, into batch: inout ForwardingBatch) {
@@ -247,6 +280,7 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
                 }
             }
         }
+        requestPublisherRetransmissions(now: now, into: &batch)
         for participant in participants.keys.sorted() { reselectLayers(for: participant, now: now, into: &batch) }
         if let change = speakers.evaluate(now: now) { batch.append(.activeSpeakerChanged(change)) }
     }

@@ -167,9 +167,11 @@ extension MediaEngine {
         let accepted: Bool = buffer.withUnsafeMutableReadableBytes { raw in
             if isRTCP {
                 guard let length = try? srtp.inbound.unprotectRTCP(raw, length: raw.count) else { return false }
-                // The publisher's sender reports are not needed by the forwarding core yet.
                 if peer.role == .subscriber {
                     meeting.router.receiveRTCP(from: session.id, packet: UnsafeRawBufferPointer(rebasing: raw[0..<length]), now: time, into: &batch)
+                } else {
+                    // Publishers' sender reports feed the SFU's receiver and sender reports.
+                    meeting.router.receivePublisherRTCP(from: session.id, packet: UnsafeRawBufferPointer(rebasing: raw[0..<length]), now: time)
                 }
             } else {
                 guard let length = try? srtp.inbound.unprotectRTP(raw, length: raw.count) else { return false }
@@ -318,10 +320,20 @@ extension MediaEngine {
                 statistics.rtcpSent += 1
                 statistics.datagramsSent += 1
                 wrote = true
+            case .sendSubscriberRTCP(let to, let packet):
+                guard let subscriber = meeting.byID[to]?.subscriber, subscriber.isConnected,
+                      let srtp = subscriber.srtp, let target = subscriber.destination,
+                      var bytes = try? RTCPCompound.serialize([packet]) else { continue }
+                guard (try? srtp.outbound.protectRTCP(&bytes)) != nil else { statistics.srtpFailures += 1; continue }
+                channel.write(AddressedEnvelope(remoteAddress: target, data: channel.allocator.buffer(bytes: bytes)), promise: nil)
+                statistics.rtcpSent += 1
+                statistics.senderReportsSent += 1
+                statistics.datagramsSent += 1
+                wrote = true
             case .activeSpeakerChanged(let id):
                 meeting.broadcast(.activeSpeaker(id.flatMap { meeting.byID[$0]?.name }))
             case .layerSwitched:
-                break
+                statistics.layerSwitches += 1
             }
         }
         if wrote { channel.flush() }
@@ -356,5 +368,7 @@ extension MediaEngine {
         // transport-cc feedback every other tick (100 ms at the default interval).
         ticks &+= 1
         if ticks % 2 == 0 { sendTransportFeedback() }
+        // The SFU's own sender and receiver reports every 20 ticks (1 s at the default).
+        if ticks % 20 == 0 { sendReports(now: time) }
     }
 }

@@ -148,6 +148,9 @@ final class MediaEngine: @unchecked Sendable {
     /// The meeting has no participant or link left here: its state goes, what was observed
     /// of its encryption stays until the node has logged it.
     func forget(_ meeting: MeetingState) {
+        // The forwarding core's uplink-recovery counts outlive the meeting in the totals.
+        statistics.nacksSentToPublishers += meeting.router.counters.nacksSentToPublishers
+        statistics.publisherRetransmissionsReceived += meeting.router.counters.publisherRetransmissionsReceived
         meetings[meeting.name] = nil
         if meeting.observation != EndToEndEncryptionObservation() { observations[meeting.name] = meeting.observation }
     }

@@ -138,6 +138,14 @@ public struct MediaServerStatistics: Sendable, Equatable {
     public var rtcpSent = 0
     /// transport-cc feedback packets sent to publishers.
     public var transportFeedbackSent = 0
+    /// Subscriptions moved to another simulcast layer (up or down, e.g. under a bandwidth cap).
+    public var layerSwitches = 0
+    /// The SFU's sender reports to subscribers (RFC 3550 §6.4.1; also counted in `rtcpSent`).
+    public var senderReportsSent = 0
+    /// Generic NACKs sent to publishers for loss on their uplinks, and packets recovered
+    /// from their RTX and forwarded (summed over the meetings currently on the node).
+    public var nacksSentToPublishers = 0
+    public var publisherRetransmissionsReceived = 0
     public var dtlsConnected = 0
     public var dtlsFailures = 0
     public var peerConnections = 0

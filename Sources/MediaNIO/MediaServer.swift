@@ -176,7 +176,15 @@ public final class MediaServer: Service, Sendable {
     }
 
     public func statistics() async -> MediaServerStatistics {
-        (try? await onLoop { engine throws(MediaSessionError) in engine.statistics }) ?? MediaServerStatistics()
+        (try? await onLoop { engine throws(MediaSessionError) in
+            var statistics = engine.statistics
+            // Uplink recovery is counted by each meeting's forwarding core (current meetings).
+            for meeting in engine.meetings.values {
+                statistics.nacksSentToPublishers += meeting.router.counters.nacksSentToPublishers
+                statistics.publisherRetransmissionsReceived += meeting.router.counters.publisherRetransmissionsReceived
+            }
+            return statistics
+        }) ?? MediaServerStatistics()
     }
 
     /// The tracks currently published in `meeting` on this node.

@@ -80,6 +80,32 @@ class LossyRelay(asyncio.DatagramProtocol):
         self.downstream.sendto(data, self.client)
 
 
+class UplinkLossyRelay(LossyRelay):
+    """Like `LossyRelay`, but drops a share of the client's RTP to the SFU (a publisher's
+    lossy uplink): the SFU must NACK the publisher and forward its RTX."""
+
+    def from_client(self, data, address):
+        self.client = address
+        is_rtp = len(data) > 1 and 128 <= data[0] <= 191 and not 192 <= data[1] <= 223
+        if is_rtp and self.random.random() * 100 < self.loss:
+            self.dropped += 1
+            return
+        self.relayed += 1
+        self.upstream.sendto(data, self.sfu)
+
+    def from_sfu(self, data, address):
+        if self.client is not None:
+            self.downstream.sendto(data, self.client)
+
+
+def relay_candidates(sdp, port):
+    """The SDP with the SFU's host candidate pointed at a local relay port."""
+    import re
+    match = re.search(r"a=candidate:\S+ 1 udp \d+ (\S+) (\d+) typ host", sdp)
+    host, sfu_port = match.group(1), int(match.group(2))
+    return (host, sfu_port), sdp.replace(f"{host} {sfu_port} typ host", f"{host} {port} typ host")
+
+
 class _Side(asyncio.DatagramProtocol):
     def __init__(self, handler):
         self.handler = handler
@@ -112,7 +138,9 @@ async def expect(ws, kind, timeout=20):
             raise RuntimeError(f"server error while waiting for {kind}: {message}")
 
 
-async def publish(url, token):
+async def publish(url, token, uplink_loss=0, relays=None):
+    """Publishes generated video and audio; with `uplink_loss`, through an
+    `UplinkLossyRelay` (appended to `relays`)."""
     ws, joined = await signaling(url, token)
     pc = RTCPeerConnection()
     pc.addTrack(AudioStreamTrack())
@@ -120,15 +148,25 @@ async def publish(url, token):
     await pc.setLocalDescription(await pc.createOffer())
     await ws.send(json.dumps({"type": "publish", "sdp": pc.localDescription.sdp}))
     answer = await expect(ws, "publishAnswer")
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+    sdp = answer["sdp"]
+    if uplink_loss > 0:
+        relay = UplinkLossyRelay(None, uplink_loss, seed=2)
+        port = await relay.start()
+        relay.sfu, sdp = relay_candidates(sdp, port)
+        if relays is not None:
+            relays.append(relay)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
     return ws, pc, joined
 
 
 class Subscriber:
-    def __init__(self, name, loss=0):
+    def __init__(self, name, loss=0, relay=None):
         self.name = name
         self.loss = loss
-        self.relay = None
+        # A relay object (LossyRelay or one like it) to put in front of the SFU; made from
+        # `loss` when None and loss > 0.
+        self.relay = relay
+        self.relay_port = None
         self.pc = RTCPeerConnection()
         self.video_frames = 0
         self.audio_frames = 0
@@ -187,7 +225,7 @@ class Subscriber:
             if message["type"] == "subscriberOffer":
                 self.offers += 1
                 sdp = message["sdp"]
-                if self.loss > 0:
+                if self.loss > 0 or self.relay is not None:
                     sdp = await self.through_relay(sdp)
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
@@ -229,6 +267,8 @@ class Subscriber:
         host, port = match.group(1), int(match.group(2))
         if self.relay is None:
             self.relay = LossyRelay((host, port), self.loss)
+        if self.relay_port is None:
+            self.relay.sfu = (host, port)
             self.relay_port = await self.relay.start()
         return sdp.replace(f"{host} {port} typ host", f"{host} {self.relay_port} typ host")
 
@@ -277,6 +317,8 @@ async def main():
     parser.add_argument("--max-gap", type=float, default=1.5)
     parser.add_argument("--loss-percent", type=float, default=0,
                         help="drop this share of the SFU's RTP to the first subscriber (through a relay)")
+    parser.add_argument("--uplink-loss-percent", type=float, default=0,
+                        help="drop this share of the publisher's RTP to the SFU (through a relay)")
     parser.add_argument("--kill-pid", type=int, default=0,
                         help="SIGKILL this process (a relay node) once media flows, and report when media resumed")
     parser.add_argument("--kill-after", type=float, default=2)
@@ -304,7 +346,8 @@ async def main():
     early = [s.joined.wait() for s in subscribers[: args.early_subscribers]]
     if early:
         await asyncio.wait_for(asyncio.gather(*early), 20)
-    ws, pc, joined = await publish(args.url, args.publisher)
+    uplink = []
+    ws, pc, joined = await publish(args.url, args.publisher, uplink_loss=args.uplink_loss_percent, relays=uplink)
     for subscriber, token in list(zip(subscribers, args.subscriber))[args.early_subscribers:]:
         subscriber.started = time.monotonic()
         runs.append(asyncio.ensure_future(subscriber.run(url_of(subscriber), token, stop)))
@@ -330,7 +373,8 @@ async def main():
     if killed_at is not None:
         for s, r in zip(subscribers, reports):
             r["resumedAfterKillSeconds"] = s.resumed_after(killed_at)
-    result = {"node": joined.get("node"), "seconds": args.seconds, "subscribers": reports}
+    result = {"node": joined.get("node"), "seconds": args.seconds, "subscribers": reports,
+              "uplinkDropped": uplink[0].dropped if uplink else 0}
     failures = []
     for r in reports:
         if r["videoFrames"] < args.min_frames:

@@ -7,7 +7,8 @@
 "use strict";
 
 const params = new URLSearchParams(location.search);
-const demarc = { ws: null, publisher: null, subscriber: null, participant: null, node: null, tracks: {}, roster: {}, errors: [], e2ee: null };
+const demarc = { ws: null, publisher: null, subscriber: null, participant: null, node: null, tracks: {}, roster: {}, errors: [], e2ee: null,
+                 token: null, meeting: null, relayTree: [] };
 window.demarc = demarc;  // for tests: getStats() on demarc.subscriber
 
 // Counters for tests and the curious: frames through the worker (per KID sender slot) and keys.
@@ -68,8 +69,29 @@ function showRoster() {
   for (const [name, p] of Object.entries(demarc.roster).sort()) {
     const item = document.createElement("li");
     item.dataset.participant = name;
-    item.textContent = `${name}${p.node ? ` · node ${p.node}` : ""}${p.identityKey ? ` · E2EE (slot ${p.slot})` : " · no E2EE"}`;
+    const here = demarc.node?.node;
+    const path = p.node && here && p.node !== here ? demarcRelayPath(demarc.relayTree, p.node, here) : null;
+    item.textContent = `${name}${p.node ? ` · node ${p.node}` : ""}${path ? ` · relayed ${path.join(" → ")}` : ""}` +
+      `${p.identityKey ? ` · E2EE (slot ${p.slot})` : " · no E2EE"}`;
     list.append(item);
+  }
+}
+
+/** The meeting's relay tree, from the edge's copy of the meeting record (GET /v1/meetings/{id},
+ *  which a participant token of this meeting may read): which nodes relay whose media. */
+async function loadRelayTree() {
+  if (!demarc.meeting || !demarc.token) return;
+  try {
+    const reply = await fetch(`/v1/meetings/${encodeURIComponent(demarc.meeting)}`, { headers: { Authorization: `Bearer ${demarc.token}` } });
+    if (!reply.ok) return;
+    const record = await reply.json();
+    demarc.relayTree = record.relay_tree || [];
+    $("relay").textContent = demarc.relayTree.length
+      ? `Relay links of this meeting: ${demarc.relayTree.map((l) => `${l.parent} ↔ ${l.child}`).join(", ")} (only between nodes its policy allows).`
+      : `This meeting runs on one node${record.nodes?.length ? ` (${record.nodes[0]})` : ""}: nothing is relayed.`;
+    showRoster();
+  } catch (error) {
+    log("relay tree not loaded: " + error);
   }
 }
 
@@ -248,7 +270,9 @@ async function onMessage(message, prepared) {
     case "joined":
       demarc.participant = message.participant;
       demarc.node = message.node;
+      demarc.meeting = message.meeting;
       showNode(message.node);
+      loadRelayTree();
       log(`joined ${message.meeting} as ${message.participant}`);
       startEndToEndEncryption(prepared, message);
       if (message.e2ee?.required && !demarc.e2ee && e2eeChoice !== "0" && !e2eeTestPlaintext) { log("not publishing: end-to-end encryption is required"); break; }
@@ -268,6 +292,7 @@ async function onMessage(message, prepared) {
       log(`${message.participant} joined${message.node ? ` via node ${message.node}` : ""}`);
       demarc.roster[message.participant] = { node: message.node, identityKey: message.identityKey, slot: message.slot };
       showRoster();
+      if (message.node && message.node !== demarc.node?.node) loadRelayTree();   // the tree may have grown
       await endToEndPeerJoined(message);
       break;
     case "participantLeft": {
@@ -297,6 +322,7 @@ async function onMessage(message, prepared) {
 }
 
 async function join(token) {
+  demarc.token = token;
   const prepared = await prepareIdentity().catch((error) => { log("no end-to-end encryption: " + error); return null; });
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   demarc.ws = new WebSocket(`${scheme}://${location.host}/v1/rtc?token=${encodeURIComponent(token)}`);

@@ -133,6 +133,65 @@ import Testing
         let aggregate = try await c.http("GET", leaves[0], "/v1/meetings/rounds/transparency", token: admin)
         #expect(try e2e.verify(c, aggregate.json) == 3)
 
+        // The report says the e2ee: off meeting's media was not end-to-end encrypted: from what
+        // the SFUs observed, not from the policy.
+        try await c.eventually("the rounds reports to record unencrypted media", within: .seconds(10)) {
+            let s = (try? await summaries(c, at: leaves[0], token: admin)) ?? [:]
+            return Self.allowed.allSatisfy { s[$0]?["mediaEndToEndEncrypted"] as? Bool == false }
+        }
+
+        // End-to-end encryption across the cascade: a tenant whose policy requires it (the
+        // default). The native SFrame client publishes on one leaf; an E2EE subscriber on the
+        // other leaf decrypts what crossed both links; a wrong-key subscriber on the relay node
+        // decodes nothing; the plaintext marker is in no frame any node forwarded; and every
+        // node's report says the media was end-to-end encrypted throughout.
+        let secure = try await c.http("POST", "fra-1", "/v1/tenants", token: operatorToken, json: ["id": "tri-secure"])
+        let secureAdmin = try #require(secure.json["admin_token"] as? String, "\(secure.text)")
+        let securePolicy = "tenant: tri-secure\nversion: 1\njurisdictions: [DE, IE, CH]\nparticipants: { domains: [tri.example] }\n"
+        #expect(try await c.http("PUT", "fra-1", "/v1/tenants/tri-secure/policy", token: secureAdmin, body: securePolicy).status == 200)
+        for s in Self.specs {
+            try await c.eventually("tri-secure's policy to reach \(s.id)", within: .seconds(10)) {
+                (try? await c.http("GET", s.id, "/v1/tenants/tri-secure/policy", token: secureAdmin))?.json["version"] as? Int == 1
+            }
+        }
+        let vault = try await c.http("POST", "dub-1", "/v1/meetings", token: secureAdmin,
+                                     json: ["id": "vault", "participants": people.map { ["id": "\($0.0)@tri.example", "country": $0.1] }])
+        #expect(vault.status == 201 && Set(vault.json["nodes"] as? [String] ?? []) == Self.allowed, "\(vault.text)")
+        let vaultTree = (vault.json["relay_tree"] as? [[String: Any]] ?? []).compactMap { l -> (String, String)? in
+            guard let p = l["parent"] as? String, let ch = l["child"] as? String else { return nil }
+            return (p, ch)
+        }
+        var secureTokens: [String: String] = [:]
+        var vaultEdges: [String: String] = [:]
+        for (who, _) in people {
+            let t = try await c.http("POST", "fra-1", "/v1/tenants/tri-secure/tokens", token: secureAdmin, json: ["identity": "\(who)@tri.example", "meeting": "vault"])
+            secureTokens[who] = try #require(t.json["token"] as? String)
+            let j = try await c.http("POST", "zrh-1", "/v1/meetings/vault/join", token: secureTokens[who])
+            vaultEdges[who] = (j.json["edge"] as? [String: Any])?["node"] as? String
+        }
+        for n in Self.allowed {
+            let expected = Double((tree + vaultTree).filter { $0.0 == n || $0.1 == n }.count)
+            try await c.eventually("\(n)'s links for both meetings", within: .seconds(20)) { await relaysOpen(c, n) == expected }
+        }
+        let vaultMiddle = try #require(Self.allowed.first { n in vaultTree.filter { $0.0 == n || $0.1 == n }.count == 2 })
+        let vaultLeaves = Self.allowed.subtracting([vaultMiddle]).sorted()
+        let onVault = { (node: String) in people.map(\.0).filter { vaultEdges[$0] == node } }
+        let encrypted = try c.runPythonStatus([LocalCluster.root.appendingPathComponent("Tests/Interop/e2ee_client.py").path,
+                                               "--url", url(vaultLeaves[0]), "--publisher", secureTokens[onVault(vaultLeaves[0])[0]]!,
+                                               "--subscriber", secureTokens[onVault(vaultLeaves[1])[0]]!, "--subscriber-url", url(vaultLeaves[1]),
+                                               "--wrong-key-subscriber", secureTokens[onVault(vaultMiddle)[0]]!, "--wrong-key-subscriber-url", url(vaultMiddle),
+                                               "--marker", "--seconds", "4", "--min-frames", "20"])
+        #expect(encrypted.status == 0, "\(encrypted.out)")
+        let e2eeVerdict = e2e.interopVerdict(encrypted.out)
+        let far = (e2eeVerdict["subscribers"] as? [[String: Any]] ?? []).first { ($0["wrongKey"] as? Bool) == false } ?? [:]
+        #expect((far["videoFrames"] as? Int ?? 0) >= 20 && far["markerInForwardedFrames"] as? Int == 0, "\(encrypted.out)")
+        try await c.eventually("every node to record the vault's media as end-to-end encrypted", within: .seconds(10)) {
+            let a = try? await c.http("GET", vaultLeaves[0], "/v1/meetings/vault/transparency", token: secureAdmin)
+            let s = (a?.json["reports"] as? [[String: Any]] ?? []).compactMap { ($0["report"] as? [String: Any])?["summary"] as? [String: Any] }
+            return s.count == 3 && s.allSatisfy { $0["mediaEndToEndEncrypted"] as? Bool == true }
+        }
+        for n in Self.allowed { #expect(e2e.metric(try await c.http("GET", n, "/metrics").text, "demarc_media_e2ee_violations") == 0) }
+
         // Kill the relay node while media flows: the tree is re-planned over the compliant
         // survivors (never the US node) and the far subscriber's media resumes.
         let pid = try #require(c.nodes[middle]?.process?.processIdentifier)

@@ -29,6 +29,9 @@ final class MediaEngine: @unchecked Sendable {
     /// Meetings whose policy requires end-to-end encryption (``MediaServer/requireEndToEndEncryption(meeting:)``).
     var encryptedMeetings: Set<String> = []
     var batch = ForwardingBatch()
+    /// The RTP packets ``perform(_:)`` has protected into its batch buffer, written once the
+    /// batch is done; kept here so its capacity is reused.
+    var outgoing: [OutgoingPacket] = []
     var tickTask: RepeatedTask?
     var ticks = 0
 
@@ -340,4 +343,11 @@ final class MediaEngine: @unchecked Sendable {
             renegotiate(other, in: meeting)
         }
     }
+}
+
+/// One SRTP packet of a batch: its bytes are `length` bytes at `offset` in the batch buffer.
+struct OutgoingPacket {
+    var target: SocketAddress
+    var offset: Int
+    var length: Int
 }

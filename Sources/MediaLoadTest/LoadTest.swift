@@ -53,6 +53,10 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
     public var sfuCPUSeconds = 0.0
     public var sfuForwarded = 0
     public var subscribers = 0
+    /// Inside the SFU, from a publisher packet unprotected to its last copy's write flushed
+    /// (all subscribers), in milliseconds.
+    public var forwardingDelayP50 = 0.0
+    public var forwardingDelayP99 = 0.0
     /// Whether the SFU thread was pinned as asked.
     public var sfuPinned: Int?
 
@@ -70,6 +74,7 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
             forwarded \(Int(rate)) packets/s to subscribers; latency p50 \(String(format: "%.2f", latencyP50)) ms, p99 \(String(format: "%.2f", latencyP99)) ms, max \(String(format: "%.2f", latencyMax)) ms
             SFU: \(statistics.rtpForwarded) RTP forwarded, \(statistics.srtpFailures) SRTP failures, \(statistics.datagramsReceived) datagrams in, \(statistics.datagramsSent) out
             SFU thread\(sfuPinned.map { " (pinned to CPU \($0))" } ?? ""): \(String(format: "%.2f", sfuCPUSeconds)) s CPU = \(String(format: "%.1f", sfuCorePercent)) % of a core, \(String(format: "%.3f", subscribers > 0 ? sfuCorePercent / Double(subscribers) : 0)) % per subscriber; \(Int(packetsPerSFUCoreSecond)) packets out per SFU-core-second
+            SFU forwarding delay (packet unprotected → last subscriber's write flushed): p50 \(String(format: "%.3f", forwardingDelayP50)) ms, p99 \(String(format: "%.3f", forwardingDelayP99)) ms
             """
     }
 }
@@ -148,6 +153,7 @@ public enum LoadTest {
             // Senders: per stream a keyframe every 100 packets (so a subscriber can start on
             // any layer), deltas between, paced in 10 ms bursts with fractional credit.
             var streams: [[SentStream]] = publishers.map { _, ssrc in SentStream.streams(for: configuration, ssrc: ssrc) }
+            try await server.recordForwardingDelays()
             let cpuBefore = try await server.onMediaThread { threadCPUSeconds() }
             let forwardedBefore = await server.statistics().rtpForwarded
             let start = clock.now
@@ -176,6 +182,7 @@ public enum LoadTest {
             // Let the last packets drain (a bounded grace period), then stop the receivers.
             try await clock.sleep(for: .milliseconds(300))
             let cpuAfter = try await server.onMediaThread { threadCPUSeconds() }
+            let delays = try await server.takeForwardingDelays().sorted()
             for peer in subscribers { peer.stopReceiving() }
             var latencies: [Double] = []
             for collector in collectors { latencies += await collector.value }
@@ -196,6 +203,10 @@ public enum LoadTest {
             report.sfuForwarded = report.statistics.rtpForwarded - forwardedBefore
             report.subscribers = subscribers.count
             report.sfuPinned = pinned
+            if !delays.isEmpty {
+                report.forwardingDelayP50 = Double(delays[delays.count / 2]) / 1e6
+                report.forwardingDelayP99 = Double(delays[min(delays.count - 1, delays.count * 99 / 100)]) / 1e6
+            }
             if report.expected == 0 { report.expected = report.sfuForwarded }
             for (publisher, _) in publishers { await publisher.close() }
             for peer in subscribers { await peer.close() }

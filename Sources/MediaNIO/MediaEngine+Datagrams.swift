@@ -169,7 +169,13 @@ extension MediaEngine {
             statistics.srtpFailures += 1
             return
         }
+        let forwards = forwardingDelayNanoseconds != nil && !isRTCP && !batch.directives.isEmpty
+        let started = forwards ? ContinuousClock.now : nil
         perform(meeting)
+        if let started, forwardingDelayNanoseconds!.count < forwardingDelayLimit {
+            let elapsed = started.duration(to: .now)
+            forwardingDelayNanoseconds!.append(UInt32(clamping: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000))
+        }
     }
 
     /// In an E2EE-required meeting, whether a publisher's (SRTP-decrypted) RTP packet may be

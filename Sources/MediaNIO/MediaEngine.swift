@@ -32,6 +32,12 @@ final class MediaEngine: @unchecked Sendable {
     /// The RTP packets ``perform(_:)`` has protected into its batch buffer, written once the
     /// batch is done; kept here so its capacity is reused.
     var outgoing: [OutgoingPacket] = []
+    /// When non-nil, how long each publisher packet's forwarding took, from the unprotected
+    /// packet to the last subscriber's write flushed (SRTP protect and `sendmmsg` for every
+    /// subscriber), in nanoseconds; `demarc loadtest` turns it on. At most
+    /// ``forwardingDelayLimit`` samples are kept.
+    var forwardingDelayNanoseconds: [UInt32]?
+    let forwardingDelayLimit = 1_000_000
     var tickTask: RepeatedTask?
     var ticks = 0
 

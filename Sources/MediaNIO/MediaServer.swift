@@ -85,6 +85,23 @@ public final class MediaServer: Service, Sendable {
         try await loop.submit(body).get()
     }
 
+    /// Starts (or restarts) recording how long forwarding each publisher packet takes inside
+    /// the SFU, for load tests; ``takeForwardingDelays()`` returns the samples.
+    public func recordForwardingDelays() async throws {
+        let engine = self.engine
+        try await loop.submit { engine.forwardingDelayNanoseconds = [] }.get()
+    }
+
+    /// The forwarding delays recorded since ``recordForwardingDelays()``, in nanoseconds, and
+    /// stops recording.
+    public func takeForwardingDelays() async throws -> [UInt32] {
+        let engine = self.engine
+        return try await loop.submit { () -> [UInt32] in
+            defer { engine.forwardingDelayNanoseconds = nil }
+            return engine.forwardingDelayNanoseconds ?? []
+        }.get()
+    }
+
     /// The bound UDP port, once ``run()`` has bound it.
     public func boundPort() async throws -> Int { try await bound.futureResult.get() }
 

@@ -243,6 +243,7 @@ struct MediaServerTests {
         #expect(report.sfuForwarded > 2 * 50 * configuration.subscribersPerMeeting, "\(report)")
         #expect(report.deliveredFraction > 0.95, "\(report)")
         #expect(report.sfuCPUSeconds > 0)
+        #expect(report.forwardingDelayP99 > 0 && report.forwardingDelayP50 <= report.forwardingDelayP99)
     }
 
     /// `demarc loadtest --srtp-only`: both profiles protect and then authenticate and decrypt

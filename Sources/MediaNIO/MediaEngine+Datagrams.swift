@@ -253,15 +253,16 @@ extension MediaEngine {
         for directive in batch.directives {
             if case .sendRTP(_, let range, _) = directive { arenaBytes += range.count + longestTag }
         }
-        var arena = channel.allocator.buffer(capacity: arenaBytes)
+        // Batches of only RTCP or events (timer ticks, feedback) allocate nothing.
+        var arena = arenaBytes > 0 ? channel.allocator.buffer(capacity: arenaBytes) : nil
         outgoing.removeAll(keepingCapacity: true)
         for directive in batch.directives {
             switch directive {
             case .sendRTP(let to, let range, let retransmission):
                 guard let subscriber = meeting.byID[to]?.subscriber, subscriber.isConnected,
                       let srtp = subscriber.srtp, let target = subscriber.destination else { continue }
-                let offset = arena.writerIndex
-                let written = arena.writeWithUnsafeMutableBytes(minimumWritableBytes: range.count + srtp.profile.rtpTagLength) { raw in
+                let offset = arena!.writerIndex
+                let written = arena!.writeWithUnsafeMutableBytes(minimumWritableBytes: range.count + srtp.profile.rtpTagLength) { raw in
                     batch.withPacket(range) { packet in raw.copyMemory(from: packet) }
                     return (try? srtp.outbound.protectRTP(raw, length: range.count)) ?? 0
                 }
@@ -286,7 +287,7 @@ extension MediaEngine {
             }
         }
         for packet in outgoing {
-            channel.write(AddressedEnvelope(remoteAddress: packet.target, data: arena.getSlice(at: packet.offset, length: packet.length)!), promise: nil)
+            channel.write(AddressedEnvelope(remoteAddress: packet.target, data: arena!.getSlice(at: packet.offset, length: packet.length)!), promise: nil)
             wrote = true
         }
         outgoing.removeAll(keepingCapacity: true)

@@ -131,7 +131,7 @@ let package = Package(
         .target(
             name: "MediaNIO",
             dependencies: [
-                "MediaPackets", "MediaCore", "MediaCrypto", "MediaForwarding", "MediaNegotiation", "OpenSSLWrapper", "SFrameEnforcement", "SFrame",
+                "MediaPackets", "MediaCore", "MediaCrypto", "MediaForwarding", "MediaNegotiation", "OpenSSLWrapper", "SFrameEnforcement", "SFrame", "RelayLinks", "SodiumWrapper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -245,6 +245,7 @@ let package = Package(
             name: "MediaNIOTests",
             dependencies: [
                 "MediaNIO", "MediaLoadTest", "MediaPackets", "MediaCrypto", "MediaForwarding", "OpenSSLWrapper",
+                "RelayLinks", "SodiumWrapper", "DemarcTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

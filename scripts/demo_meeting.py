@@ -55,6 +55,23 @@ def show_placement(m, nodes_by_id):
         if e["node"] not in used:
             print(f"    {DIM}not used: {e['node']} ({e['jurisdiction']}): {'; '.join(e['reasons'])}{END}")
 
+def tree_path(links, a, b):
+    """The nodes a relayed packet crosses from a to b in the relay tree."""
+    adjacent = {}
+    for l in links:
+        adjacent.setdefault(l["parent"], []).append(l["child"])
+        adjacent.setdefault(l["child"], []).append(l["parent"])
+    paths, seen = [[a]], {a}
+    while paths:
+        path = paths.pop(0)
+        if path[-1] == b:
+            return path
+        for n in adjacent.get(path[-1], []):
+            if n not in seen:
+                seen.add(n)
+                paths.append(path + [n])
+    return [a, b]
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--demarc", required=True)
@@ -98,6 +115,52 @@ def main():
     status, j = call("POST", us["http"], "/v1/meetings/consult-1/join", tok["token"], {"country": "US"})
     assert status == 200, (status, j)
     print(f"  edge {j['edge']['node']} ({j['edge']['region']}, {j['edge']['jurisdiction']}), API {j['edge'].get('api')}")
+
+    step("A cascaded meeting: two people each in Ireland, Germany and Switzerland, one node each, media relayed between them")
+    _, tt = call("POST", us["http"], "/v1/tenants", op, {"id": "tri-clinic"})
+    tri_admin = tt["admin_token"]
+    tri_policy = "tenant: tri-clinic\nversion: 1\njurisdictions: [DE, IE, CH]\ne2ee: off\nparticipants: { domains: [tri.example] }\n"
+    eventually("tri-clinic's policy", 15, lambda: call("PUT", us["http"], "/v1/tenants/tri-clinic/policy", tri_admin, raw=tri_policy)[0] == 200)
+    people = [("ida", "IE"), ("ivo", "IE"), ("dora", "DE"), ("dirk", "DE"), ("chiara", "CH"), ("cyril", "CH")]
+    status, rounds = call("POST", us["http"], "/v1/meetings", tri_admin, {"id": "rounds", "participants": [{"id": f"{p}@tri.example", "country": c} for p, c in people]})
+    assert status == 201, (status, rounds)
+    show_placement(rounds, by_id)
+    tri_tokens, tri_edges = {}, {}
+    for p, _ in people:
+        _, t = call("POST", us["http"], "/v1/tenants/tri-clinic/tokens", tri_admin, {"identity": f"{p}@tri.example", "meeting": "rounds"})
+        _, j = call("POST", us["http"], "/v1/meetings/rounds/join", t["token"])
+        tri_tokens[p], tri_edges[p] = t["token"], j["edge"]
+    first = {}
+    for p, _ in people:
+        first.setdefault(tri_edges[p]["node"], p)
+    hubs = list(first.values())
+    if rounds["shape"] == "cascaded" and len(hubs) >= 2:
+        def links_open():
+            total = 0
+            for n in rounds["nodes"]:
+                s_, page = call("GET", by_id[n]["http"], "/metrics")
+                total += sum(float(l.split()[-1]) for l in str(page).splitlines() if l.startswith("demarc_relay_links_open "))
+            return total >= 2 * len(rounds["relay_tree"])
+        eventually("the relay links to open at both ends", 20, links_open)
+        publisher, subs = hubs[0], hubs[1:]
+        url = lambda p: tri_edges[p]["api"].replace("http://", "ws://") + "/v1/rtc"
+        cmd = [sys.executable, "Tests/Interop/interop.py", "--url", url(publisher), "--publisher", tri_tokens[publisher], "--seconds", "4", "--min-frames", "20"]
+        for p in subs:
+            cmd += ["--subscriber", tri_tokens[p], "--subscriber-url", url(p)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        result = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+        print(f"  {publisher} publishes at {tri_edges[publisher]['node']}:")
+        for p, sub in zip(subs, result.get("subscribers", [])):
+            print(f"    {p} at {tri_edges[p]['node']} ({tri_edges[p]['jurisdiction']}): {sub['videoFrames']} video frames, {sub['audioFrames']} audio frames, "
+                  f"longest gap {sub['maxGapSeconds'] or 0:.2f} s — relayed {' -> '.join(tree_path(rounds['relay_tree'], tri_edges[publisher]['node'], tri_edges[p]['node']))}")
+        assert r.returncode == 0, r.stderr[-2000:]
+        _, agg = call("GET", us["http"], "/v1/meetings/rounds/transparency", tri_admin)
+        for entry in agg.get("reports", []):
+            rel = (entry.get("report") or {}).get("summary", {}).get("relays", [])
+            if rel:
+                print(f"    {entry['node']}'s log: " + "; ".join(f"relay link {x['from']['node']} -> {x['to']['node']} opened" for x in rel))
+    else:
+        print("  (placement chose a single node for this meeting; nothing to relay)")
 
     home = m["home"]
     step(f"The home node {home} is killed (SIGKILL): the meeting moves, only to EU nodes")

@@ -96,11 +96,14 @@ public struct DemarcNode {
             var mc = MediaServerConfiguration()
             mc.bindHost = m.bind.host
             mc.port = m.bind.port
+            mc.nodeName = nodeID
             // Host candidates must be reachable: the advertised address when the socket binds all interfaces.
             if m.bind.host == "0.0.0.0" || m.bind.host == "::" { mc.announcedAddresses = [advertiseHost] }
             var mediaLogger = logger
             mediaLogger[metadataKey: "component"] = "media"
-            media = try MediaServer(configuration: mc, logger: mediaLogger)
+            let server = try MediaServer(configuration: mc, logger: mediaLogger)
+            await service.attachRelayMedia(server)
+            media = server
         }
 
         // HTTP (with WebSocket upgrades for media signaling).

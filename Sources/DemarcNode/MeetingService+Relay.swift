@@ -15,6 +15,9 @@ struct RelayLinkPlan: Sendable {
     var remoteHost: String
     var remotePort: Int
     var keys: RelayKeySchedule
+    /// The policy requires end-to-end encryption: frames arriving over the link are checked
+    /// for the SFrame layout too (defence in depth; the sender's edge checked them first).
+    var endToEndEncryptionRequired: Bool
 }
 
 /// What the node needs of its SFU for relay links (`MediaServer` conforms in DemarcNode).
@@ -215,7 +218,8 @@ extension MeetingService {
     func openRelay(_ edge: RelayEdge, linkID: UInt64, keys: RelayKeySchedule, remote: Peer, from: NodeLocation, to: NodeLocation,
                    plane: any RelayMediaPlane) async throws(MeetingError) {
         let plan = RelayLinkPlan(linkID: linkID, mediaMeeting: "\(edge.tenant)/\(edge.meeting)", remoteNode: remote.nodeID,
-                                 remoteHost: remote.host, remotePort: remote.mediaPort, keys: keys)
+                                 remoteHost: remote.host, remotePort: remote.mediaPort, keys: keys,
+                                 endToEndEncryptionRequired: (try? policy(tenant: edge.tenant))?.e2ee == .required)
         do { try await plane.openRelay(plan) } catch {
             throw MeetingError(.internalServerError, "relay_failed", "the SFU could not open the link: \(error)")
         }

@@ -45,6 +45,10 @@ final class NodeMetrics: Sendable {
             ({ $0.rtpRetransmitted }, "media_rtp_retransmitted", "RTP packets resent in answer to NACKs"),
             ({ $0.dtlsFailures }, "media_dtls_failures", "DTLS handshakes that failed (fingerprint mismatch, timeout)"),
             ({ $0.peerConnections }, "media_peer_connections", "Open peer connections"),
+            ({ $0.relayDatagramsReceived }, "media_relay_datagrams_received", "Relay-link datagrams that authenticated on an open link"),
+            ({ $0.relayDatagramsSent }, "media_relay_datagrams_sent", "Relay-link datagrams sent to other nodes of this node's meetings"),
+            ({ $0.relayRefused }, "media_relay_datagrams_refused", "Relay-link datagrams dropped: unknown link, wrong source, failed authentication or replay"),
+            ({ $0.relayRTPForwarded }, "media_relay_rtp_received", "RTP packets that arrived over relay links and were forwarded"),
             ({ $0.e2eeViolations }, "media_e2ee_violations", "Publisher packets refused in E2EE-required meetings for lacking the SFrame layout"),
         ]
         var gauges: [(@Sendable (MediaServerStatistics) -> Int, Gauge)] = []

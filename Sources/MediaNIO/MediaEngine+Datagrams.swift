@@ -5,6 +5,7 @@ import MediaPackets
 import NIOCore
 import SFrameEnforcement
 import SFrame
+import RelayLinks
 
 extension MediaEngine {
     // MARK: Inbound datagrams (RFC 7983 demultiplexing)
@@ -15,6 +16,11 @@ extension MediaEngine {
         statistics.datagramsReceived += 1
         var buffer = envelope.data
         let source = envelope.remoteAddress
+        // 0xD1: a relay link's datagram (RFC 7983's unassigned 192-255 range; docs/relay.md).
+        if let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), RelayPacket.isRelay(first) {
+            receiveRelay(Array(buffer.readableBytesView), from: source)
+            return
+        }
         let kind = buffer.withUnsafeReadableBytes { PacketClassifier.classify($0) }
         switch kind {
         case .stun:
@@ -156,10 +162,12 @@ extension MediaEngine {
                 if peer.role == .publisher {
                     let packet = UnsafeRawBufferPointer(rebasing: raw[0..<length])
                     if let id = peer.transportCCID { recordTransportSequence(packet, id: id, peer: peer, now: time) }
-                    if meeting.endToEndEncryptionRequired, !carriesEndToEndEncryption(packet, meeting: meeting, session: session) {
+                    if meeting.endToEndEncryptionRequired, !carriesEndToEndEncryption(packet, meeting: meeting, publisher: session.id) {
                         statistics.e2eeViolations += 1
                         return true   // authenticated, but refused: never forwarded
                     }
+                    // Tapped before per-subscriber rewriting: each link gets it once (docs/relay.md).
+                    if !meeting.links.isEmpty { relayOut(packet, meeting: meeting, except: nil, now: time) }
                     meeting.router.receiveRTP(from: session.id, packet: packet, now: time, into: &batch)
                 }
             }
@@ -184,10 +192,10 @@ extension MediaEngine {
     /// A codec without an E2EE layout (H.264 today) is refused, and a publisher caught once
     /// sending without the layout has all its media refused from then on. RTX and unknown
     /// payload types pass to the forwarding core, which drops publishers' RTX.
-    func carriesEndToEndEncryption(_ packet: UnsafeRawBufferPointer, meeting: MeetingState, session: ParticipantSession) -> Bool {
-        guard !meeting.refusedPublishers.contains(session.id) else { return false }
+    func carriesEndToEndEncryption(_ packet: UnsafeRawBufferPointer, meeting: MeetingState, publisher: ParticipantID) -> Bool {
+        guard !meeting.refusedPublishers.contains(publisher) else { return false }
         guard let header = try? RTPHeader.parse(packet) else { return false }
-        guard let track = meeting.tracks.values.first(where: { $0.publisher == session.id && $0.codec.payloadType == header.payloadType }) else {
+        guard let track = meeting.tracks.values.first(where: { $0.publisher == publisher && $0.codec.payloadType == header.payloadType }) else {
             return true
         }
         let codec: E2EECodec
@@ -195,7 +203,7 @@ extension MediaEngine {
         case "vp8": codec = .vp8
         case "opus": codec = .opus
         default:
-            meeting.refusedPublishers.insert(session.id)
+            meeting.refusedPublishers.insert(publisher)
             return false
         }
         let payload = UnsafeRawBufferPointer(rebasing: packet[header.payloadRange])
@@ -203,7 +211,7 @@ extension MediaEngine {
             _ = try E2EEPayloadValidator.validate(rtpPayload: payload, codec: codec, senderSlot: nil)
             return true
         } catch {
-            meeting.refusedPublishers.insert(session.id)
+            meeting.refusedPublishers.insert(publisher)
             logger.warning("publisher refused: media without end-to-end encryption in an E2EE-required meeting", metadata: ["violation": "\(error)"])
             return false
         }
@@ -272,6 +280,13 @@ extension MediaEngine {
                 if retransmission { statistics.rtpRetransmitted += 1 }
                 statistics.datagramsSent += 1
             case .sendRTCP(let to, let packet):
+                if let remote = meeting.remoteByID[to] {
+                    // A keyframe request for a track of another node goes to its origin.
+                    if let link = relayLinks[remote.link], let bytes = try? RTCPCompound.serialize([packet]) {
+                        sendRelay(bytes, kind: .rtcp, over: link)
+                    }
+                    continue
+                }
                 guard let publisher = meeting.byID[to]?.publisher, publisher.isConnected,
                       let srtp = publisher.srtp, let target = publisher.destination,
                       var bytes = try? RTCPCompound.serialize([packet]) else { continue }
@@ -319,6 +334,7 @@ extension MediaEngine {
             meeting.router.tick(now: time, into: &batch)
             perform(meeting)
         }
+        if !relayLinks.isEmpty { tickRelayLinks(now: time) }
         // transport-cc feedback every other tick (100 ms at the default interval).
         ticks &+= 1
         if ticks % 2 == 0 { sendTransportFeedback() }

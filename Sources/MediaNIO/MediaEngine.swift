@@ -39,6 +39,8 @@ final class MediaEngine: @unchecked Sendable {
     var forwardingDelayNanoseconds: [UInt32]?
     let forwardingDelayLimit = 1_000_000
     var tickTask: RepeatedTask?
+    /// Open relay links by link id (docs/relay.md).
+    var relayLinks: [UInt64: RelayLink] = [:]
     var ticks = 0
 
     init(configuration: MediaServerConfiguration, certificate: ECDSACertificate, loop: any EventLoop,
@@ -71,6 +73,7 @@ final class MediaEngine: @unchecked Sendable {
             for participant in meeting.participants.values { participant.events.finish() }
         }
         meetings = [:]
+        relayLinks = [:]
         byUfrag = [:]
         byAddress = [:]
     }
@@ -117,8 +120,14 @@ final class MediaEngine: @unchecked Sendable {
         meetings[name] = meeting
         let (stream, continuation) = AsyncStream<MediaEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
         let session = ParticipantSession(name: participant, id: id, events: continuation, autoSubscribe: autoSubscribe, subscriber: subscriber)
-        meeting.broadcast(.participantJoined(participant))
-        for other in meeting.participants.keys.sorted() { continuation.yield(.participantJoined(other)) }
+        meeting.broadcast(.participantJoined(MediaParticipantInfo(name: participant, node: configuration.nodeName)))
+        for other in meeting.participants.keys.sorted() {
+            continuation.yield(.participantJoined(MediaParticipantInfo(name: other, node: configuration.nodeName)))
+        }
+        for other in meeting.remotes.keys.sorted() {
+            if let remote = meeting.remotes[other] { continuation.yield(.participantJoined(remote.info)) }
+        }
+        meeting.snapshotDue = true
         meeting.participants[participant] = session
         meeting.byID[id] = session
         for trackID in meeting.trackOrder {
@@ -168,6 +177,8 @@ final class MediaEngine: @unchecked Sendable {
         peer.remoteFingerprint = negotiation.remoteFingerprint
         establishIfReady(peer)
         try? meeting.router.updateExtensionMap(session.id, negotiation.extensionMap)
+        session.extensionMap = negotiation.extensionMap
+        meeting.snapshotDue = true
         peer.transportCCID = negotiation.extensionMap.transportWideSequence
 
         let sending = Set(negotiation.published.map(\.mid))
@@ -191,7 +202,7 @@ final class MediaEngine: @unchecked Sendable {
                                       streamID: section.streamID, trackID: section.trackID,
                                       simulcastLayers: section.layers.count, muted: false)
             let track = PublishedTrack(info: info, trackID: TrackID(number), publisher: session.id,
-                                       publisherMid: section.mid, codec: section.codec)
+                                       publisherMid: section.mid, codec: section.codec, layers: section.layers)
             meeting.tracks[id] = track
             meeting.trackOrder.append(id)
             session.publishedByMid[section.mid] = id
@@ -247,6 +258,7 @@ final class MediaEngine: @unchecked Sendable {
         guard meeting.tracks[id] != nil else { throw .unknownTrack(id) }
         guard meeting.tracks[id]!.info.participant == participant else { throw .notYourTrack(id) }
         meeting.tracks[id]!.info.muted = muted
+        meeting.snapshotDue = true
         meeting.broadcast(.trackMuted(id: id, muted: muted), except: participant)
     }
 
@@ -264,7 +276,8 @@ final class MediaEngine: @unchecked Sendable {
         dropPeer(session.subscriber)
         session.events.finish()
         meeting.broadcast(.participantLeft(participant))
-        if meeting.participants.isEmpty { meetings[name] = nil }
+        meeting.snapshotDue = true
+        if meeting.isEmpty { meetings[name] = nil }
     }
 
     // MARK: Subscriber negotiation
@@ -338,6 +351,7 @@ final class MediaEngine: @unchecked Sendable {
     func unpublish(_ trackID: String, in meeting: MeetingState) {
         guard let track = meeting.tracks.removeValue(forKey: trackID) else { return }
         meeting.trackOrder.removeAll { $0 == trackID }
+        meeting.snapshotDue = true
         try? meeting.router.unpublish(track.trackID)
         meeting.byID[track.publisher]?.publishedByMid[track.publisherMid] = nil
         meeting.broadcast(.trackUnpublished(id: trackID, participant: track.info.participant), except: track.info.participant)

@@ -42,9 +42,28 @@ public enum MediaConnectionState: String, Sendable, Codable {
     case failed
 }
 
+/// A participant of the meeting, as the others see it: on this node or, through a relay
+/// link, on another (`node`).
+public struct MediaParticipantInfo: Sendable, Equatable, Codable {
+    public var name: String
+    /// The id of the node the participant is connected to, when known.
+    public var node: String?
+    /// Its E2EE identity key (base64 of the X25519 public key), when it declared one.
+    public var identityKey: String?
+    /// Its SFrame sender slot, when it declared E2EE.
+    public var slot: UInt32?
+
+    public init(name: String, node: String? = nil, identityKey: String? = nil, slot: UInt32? = nil) {
+        self.name = name
+        self.node = node
+        self.identityKey = identityKey
+        self.slot = slot
+    }
+}
+
 /// What the media service tells one participant's signaling session.
 public enum MediaEvent: Sendable, Equatable {
-    case participantJoined(String)
+    case participantJoined(MediaParticipantInfo)
     case participantLeft(String)
     case trackPublished(MediaTrackInfo)
     case trackUnpublished(id: String, participant: String)
@@ -70,6 +89,8 @@ public enum MediaSessionError: Error, Equatable, Sendable, CustomStringConvertib
     case forwarding(String)
     /// The UDP socket is not bound (the service is not running).
     case notRunning
+    /// A relay link could not be opened (already open, bad address).
+    case relayLink(String)
 
     public var description: String {
         switch self {
@@ -81,6 +102,7 @@ public enum MediaSessionError: Error, Equatable, Sendable, CustomStringConvertib
         case .notYourTrack(let id): "track \(id) is published by someone else"
         case .forwarding(let reason): "the forwarding core refused: \(reason)"
         case .notRunning: "the media service is not running"
+        case .relayLink(let reason): "relay link refused: \(reason)"
         }
     }
 }
@@ -105,5 +127,15 @@ public struct MediaServerStatistics: Sendable, Equatable {
     /// Publisher packets dropped in E2EE-required meetings because they did not carry the
     /// SFrame layout (issue 8 §3); the publisher's media is refused from the first one on.
     public var e2eeViolations = 0
+    /// Relay datagrams (0xD1) that authenticated on an open link.
+    public var relayDatagramsReceived = 0
+    public var relayDatagramsSent = 0
+    /// Relay datagrams dropped unprocessed: unknown link id, another source address than the
+    /// link's, failed authentication, replay, or an undecodable control message.
+    public var relayRefused = 0
+    /// RTP packets that arrived over relay links and were handed to the forwarding core.
+    public var relayRTPForwarded = 0
+    /// Of the RTP sent over relay links, retransmissions answering a link NACK.
+    public var relayRTPRetransmitted = 0
     public init() {}
 }

@@ -159,6 +159,25 @@ public final class MediaServer: Service, Sendable {
         }) ?? []
     }
 
+    // MARK: Relay links (issue 7; docs/relay.md)
+
+    /// Opens a relay link of a cascaded meeting; both ends call it, each with its own
+    /// direction keys. From now on this node sends the meeting's tracks over it once each
+    /// and shows the far side's participants and tracks as its own.
+    public func openRelayLink(_ spec: RelayLinkSpec) async throws(MediaSessionError) {
+        try await onLoop { engine throws(MediaSessionError) in try engine.openRelayLink(spec) }
+    }
+
+    /// Closes the link: the remote participants and tracks it brought leave the meeting here.
+    public func closeRelayLink(_ linkID: UInt64) async {
+        try? await onLoop { engine throws(MediaSessionError) in engine.closeRelayLink(linkID) }
+    }
+
+    /// The open relay links and their counters.
+    public func relayLinks() async -> [RelayLinkStatus] {
+        (try? await onLoop { engine throws(MediaSessionError) in engine.relayLinkStatuses() }) ?? []
+    }
+
     private func onLoop<T: Sendable>(_ body: @escaping @Sendable (MediaEngine) throws(MediaSessionError) -> T) async throws(MediaSessionError) -> T {
         let engine = self.engine
         let result: Result<T, MediaSessionError>

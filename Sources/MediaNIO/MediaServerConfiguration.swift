@@ -31,6 +31,16 @@ public struct MediaServerConfiguration: Sendable {
     /// A peer connection with no DTLS association this long after it was created is closed.
     public var connectTimeout: Duration = .seconds(30)
 
+    /// This node's id: the `node` label of the participants connected here, as relay links
+    /// announce them to the meeting's other nodes. Nil on a standalone SFU.
+    public var nodeName: String?
+    /// A relay link with no authenticated datagram for this long loses the participants and
+    /// tracks it brought (they come back with its next snapshot).
+    public var relayLinkTimeout: Duration = .seconds(5)
+    /// How often each relay link carries a full-state snapshot (roster and tracks), so a lost
+    /// control datagram heals; changes are also sent at once.
+    public var relaySnapshotInterval: Duration = .seconds(1)
+
     public init() {}
 
     var candidateAddresses: [String] { announcedAddresses.isEmpty ? [bindHost] : announcedAddresses }

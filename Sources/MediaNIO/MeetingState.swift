@@ -10,6 +10,8 @@ struct PublishedTrack {
     /// The publisher's mid (its peer connection's numbering).
     var publisherMid: String
     var codec: NegotiatedCodec
+    /// The simulcast layers as published (SSRCs may be learned later by the router).
+    var layers: [SimulcastLayerDescription] = []
 }
 
 /// One participant of a meeting on this node: its two peer connections and the subscriber
@@ -22,6 +24,8 @@ final class ParticipantSession {
     var publisher: PeerTransport?
     /// Publisher mid → track id, for the tracks it publishes now.
     var publishedByMid: [String: String] = [:]
+    /// The header-extension ids of its publisher connection (announced over relay links).
+    var extensionMap = RTPExtensionMap()
     let subscriber: PeerTransport
     /// The subscriber peer connection's sections, in mid order; only ever appended.
     var sections: [SubscriberSection] = []
@@ -63,11 +67,23 @@ final class MeetingState {
     var endToEndEncryptionRequired = false
     /// Publishers caught sending media without it: all their RTP is dropped from then on.
     var refusedPublishers: Set<ParticipantID> = []
+    /// Participants on other nodes, brought by relay links (docs/relay.md), by name and id.
+    var remotes: [String: RemoteParticipant] = [:]
+    var remoteByID: [ParticipantID: RemoteParticipant] = [:]
+    /// The relay links open for this meeting.
+    var links: [UInt64] = []
+    /// Something the links announce changed: send snapshots at the next tick.
+    var snapshotDue = false
+    /// The publisher SSRCs the last snapshots announced (a new one makes a snapshot due).
+    var announcedSSRCs: Set<UInt32> = []
 
     init(name: String, configuration: ForwardingConfiguration) {
         self.name = name
         router = ForwardingRouter(configuration: configuration, feedbackSSRC: UInt32.random(in: 1...UInt32.max))
     }
+
+    /// Nothing is left here: no local or remote participant and no relay link.
+    var isEmpty: Bool { participants.isEmpty && remotes.isEmpty && links.isEmpty }
 
     func broadcast(_ event: MediaEvent, except: String? = nil) {
         for (name, participant) in participants where name != except { participant.events.yield(event) }

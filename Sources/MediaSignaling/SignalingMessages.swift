@@ -127,7 +127,7 @@ public struct ServerMessage: Codable, Sendable, Equatable {
 
     public init(_ event: MediaEvent) {
         switch event {
-        case .participantJoined(let name): self.init(type: .participantJoined, participant: name)
+        case .participantJoined(let info): self.init(type: .participantJoined, participant: info.name)
         case .participantLeft(let name): self.init(type: .participantLeft, participant: name)
         case .trackPublished(let info): self.init(type: .trackPublished, track: info)
         case .trackUnpublished(let id, let participant): self.init(type: .trackUnpublished, participant: participant, trackID: id)

@@ -101,8 +101,8 @@ struct MediaServerTests {
             let bob = try await SyntheticPeer.make()
             let aliceEvents = try await server.join(meeting: "m", participant: "alice")
             let bobEvents = try await server.join(meeting: "m", participant: "bob")
-            _ = try await nextEvent(aliceEvents, "bob joining") { $0 == .participantJoined("bob") ? true : nil }
-            _ = try await nextEvent(bobEvents, "alice already there") { $0 == .participantJoined("alice") ? true : nil }
+            _ = try await nextEvent(aliceEvents, "bob joining") { $0 == .participantJoined(MediaParticipantInfo(name: "bob")) ? true : nil }
+            _ = try await nextEvent(bobEvents, "alice already there") { $0 == .participantJoined(MediaParticipantInfo(name: "alice")) ? true : nil }
 
             let answer = try SessionDescription.parse(try await server.publish(
                 meeting: "m", participant: "alice", offer: alice.publisherOffer(ssrc: 5000, rtxSSRC: 5001, audioSSRC: 6000)))

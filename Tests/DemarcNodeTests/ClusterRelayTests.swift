@@ -1,0 +1,171 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+@testable import DemarcNode
+
+/// A cascaded meeting across three real node processes (DE, IE, CH) with a US node in the
+/// same cluster (issue 7): relay links open only between the meeting's nodes, carry real
+/// aiortc media from a publisher on one node to subscribers on the others, are logged at
+/// both ends and verified in the reports; the US node never sees a packet or a log entry;
+/// a relay offer from it is refused and logged; killing the relay node in the middle of
+/// the tree re-plans it over compliant nodes and media resumes.
+@Suite(.serialized) struct ClusterRelayTests {
+    static let specs: [LocalCluster.NodeSpec] = [
+        .init(id: "fra-1", region: "eu-de-fra", jurisdiction: "DE"),
+        .init(id: "dub-1", region: "eu-ie-dub", jurisdiction: "IE"),
+        .init(id: "zrh-1", region: "eu-ch-zrh", jurisdiction: "CH"),
+        .init(id: "iad-1", region: "us-east-iad", jurisdiction: "US"),
+    ]
+    static let allowed: Set<String> = ["fra-1", "dub-1", "zrh-1"]
+    let e2e = ClusterEndToEndTests()
+
+    func relaysOpen(_ c: LocalCluster, _ node: String) async -> Double {
+        e2e.metric((try? await c.http("GET", node, "/metrics"))?.text ?? "", "demarc_relay_links_open")
+    }
+
+    func summaries(_ c: LocalCluster, at node: String, token: String) async throws -> [String: [String: Any]] {
+        let aggregate = try await c.http("GET", node, "/v1/meetings/rounds/transparency", token: token)
+        var out: [String: [String: Any]] = [:]
+        for r in aggregate.json["reports"] as? [[String: Any]] ?? [] {
+            if let node = r["node"] as? String, let s = (r["report"] as? [String: Any])?["summary"] as? [String: Any] { out[node] = s }
+        }
+        return out
+    }
+
+    @Test func cascadedMeetingRelaysMediaOnlyBetweenCompliantNodes() async throws {
+        let c = try LocalCluster(Self.specs)
+        defer { c.stopAll() }
+        try c.startAll()
+        for s in Self.specs {
+            try await c.eventually("\(s.id) to see all four verified members", within: .seconds(40)) {
+                let m = await e2e.members(c, at: s.id)
+                return m.count == 4 && m.allSatisfy { ($0["verified"] as? Bool) == true && ($0["status"] as? String) == "alive" }
+            }
+        }
+        let operatorToken = try c.run(["token", "issue", "--key", c.path("tokens.key"), "--role", "operator", "--subject", "ops@example.org", "--ttl", "600"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let created = try await c.http("POST", "fra-1", "/v1/tenants", token: operatorToken, json: ["id": "tri-clinic"])
+        let admin = try #require(created.json["admin_token"] as? String, "\(created.text)")
+        let policy = "tenant: tri-clinic\nversion: 1\njurisdictions: [DE, IE, CH]\ne2ee: off\nparticipants: { domains: [tri.example] }\n"
+        #expect(try await c.http("PUT", "fra-1", "/v1/tenants/tri-clinic/policy", token: admin, body: policy).status == 200)
+        for s in Self.specs {
+            try await c.eventually("the policy to reach \(s.id)", within: .seconds(10)) {
+                (try? await c.http("GET", s.id, "/v1/tenants/tri-clinic/policy", token: admin))?.json["version"] as? Int == 1
+            }
+        }
+
+        // Two people in each of Ireland, Germany and Switzerland: placement cascades over three nodes.
+        let people = [("ida", "IE"), ("ivo", "IE"), ("dora", "DE"), ("dirk", "DE"), ("chiara", "CH"), ("cyril", "CH")]
+        let placed = try await c.http("POST", "iad-1", "/v1/meetings", token: admin,
+                                      json: ["id": "rounds", "participants": people.map { ["id": "\($0.0)@tri.example", "country": $0.1] }])
+        #expect(placed.status == 201, "\(placed.text)")
+        let nodes = Set(placed.json["nodes"] as? [String] ?? [])
+        #expect(nodes == Self.allowed, "placed on \(nodes)")
+        let tree = (placed.json["relay_tree"] as? [[String: Any]] ?? []).compactMap { l -> (String, String)? in
+            guard let p = l["parent"] as? String, let ch = l["child"] as? String else { return nil }
+            return (p, ch)
+        }
+        #expect(tree.count == 2, "\(placed.text.prefix(600))")
+        // The relay node: the one on both links.
+        let middle = try #require(Self.allowed.first { n in tree.filter { $0.0 == n || $0.1 == n }.count == 2 })
+        let leaves = Self.allowed.subtracting([middle]).sorted()
+
+        var tokens: [String: String] = [:]
+        var edges: [String: String] = [:]
+        for (who, _) in people {
+            let t = try await c.http("POST", "fra-1", "/v1/tenants/tri-clinic/tokens", token: admin, json: ["identity": "\(who)@tri.example", "meeting": "rounds"])
+            tokens[who] = try #require(t.json["token"] as? String)
+            let j = try await c.http("POST", "iad-1", "/v1/meetings/rounds/join", token: tokens[who])
+            edges[who] = (j.json["edge"] as? [String: Any])?["node"] as? String
+        }
+        #expect(Set(edges.values) == Self.allowed, "\(edges)")
+
+        // Each tree edge becomes a link, open at both ends.
+        for n in Self.allowed {
+            let expected = Double(tree.filter { $0.0 == n || $0.1 == n }.count)
+            try await c.eventually("\(n) to have its \(Int(expected)) relay link(s) open", within: .seconds(20)) { await relaysOpen(c, n) == expected }
+        }
+        #expect(await relaysOpen(c, "iad-1") == 0)
+
+        // Defence in depth: a relay offer from the US node, correctly signed, is refused and logged.
+        let offer = MeetingService.RelayOffer(generation: 99, link: "00000000000000aa", parent: "iad-1", child: middle,
+                                              key: Data(repeating: 9, count: 32).base64EncodedString())
+        let forged = try await e2e.send(try e2e.signedRequest(c, as: "iad-1", "POST", to: middle,
+                                                              "/internal/v1/tenants/tri-clinic/meetings/rounds/relay", body: JSONEncoder().encode(offer)))
+        #expect(forged.status == 403 && forged.text.contains("relay_not_allowed"), "\(forged.text)")
+        let middleMetrics = try await c.http("GET", middle, "/metrics").text
+        #expect(middleMetrics.contains("demarc_relay_refusals_total{reason=\"jurisdiction_not_allowed\"} 1"), "\(middleMetrics.prefix(200))")
+
+        // Real media: a publisher on one leaf; subscribers on the other leaf and on the relay node.
+        let on = { (node: String) in people.map(\.0).filter { edges[$0] == node } }
+        let publisher = on(leaves[0])[0], farSubscriber = on(leaves[1])[0], middleSubscriber = on(middle)[0]
+        func url(_ node: String) -> String { "ws://127.0.0.1:\(c.nodes[node]!.httpPort)/v1/rtc" }
+        let media = try c.runPython([LocalCluster.root.appendingPathComponent("Tests/Interop/interop.py").path,
+                                     "--url", url(leaves[0]), "--publisher", tokens[publisher]!,
+                                     "--subscriber", tokens[farSubscriber]!, "--subscriber-url", url(leaves[1]),
+                                     "--subscriber", tokens[middleSubscriber]!, "--subscriber-url", url(middle),
+                                     "--seconds", "4", "--min-frames", "20"])
+        let subscribers = e2e.interopVerdict(media)["subscribers"] as? [[String: Any]] ?? []
+        #expect(subscribers.count == 2 && subscribers.allSatisfy { ($0["videoFrames"] as? Int ?? 0) >= 20 }, "\(media)")
+        for n in Self.allowed {
+            let page = try await c.http("GET", n, "/metrics").text
+            // The publisher's node mostly sends, the others mostly receive; all carry the tracks.
+            let carried = e2e.metric(page, "demarc_media_relay_datagrams_received") + e2e.metric(page, "demarc_media_relay_datagrams_sent")
+            #expect(carried > 100, "\(n) relayed only \(carried) datagrams")
+        }
+        // The US node saw no packet of the meeting and logged nothing about it.
+        let us = try await c.http("GET", "iad-1", "/metrics").text
+        #expect(e2e.metric(us, "demarc_media_datagrams_received") == 0 && e2e.metric(us, "demarc_media_relay_datagrams_received") == 0)
+        #expect(e2e.metric(us, "demarc_transparency_appends_total") == 0)
+
+        // Every link is in both ends' reports, and each report verifies offline.
+        let before = try await summaries(c, at: leaves[0], token: admin)
+        for (parent, child) in tree {
+            for end in [parent, child] {
+                let relays = before[end]?["relays"] as? [[String: Any]] ?? []
+                #expect(relays.contains { (($0["from"] as? [String: Any])?["node"] as? String) == parent && (($0["to"] as? [String: Any])?["node"] as? String) == child },
+                        "\(end)'s report lacks \(parent)→\(child): \(relays)")
+            }
+        }
+        #expect(before["iad-1"] == nil)
+        let aggregate = try await c.http("GET", leaves[0], "/v1/meetings/rounds/transparency", token: admin)
+        #expect(try e2e.verify(c, aggregate.json) == 3)
+
+        // Kill the relay node while media flows: the tree is re-planned over the compliant
+        // survivors (never the US node) and the far subscriber's media resumes.
+        let pid = try #require(c.nodes[middle]?.process?.processIdentifier)
+        let failover = try c.runPythonStatus([LocalCluster.root.appendingPathComponent("Tests/Interop/interop.py").path,
+                                              "--url", url(leaves[0]), "--publisher", tokens[publisher]!,
+                                              "--subscriber", tokens[farSubscriber]!, "--subscriber-url", url(leaves[1]),
+                                              "--subscriber", tokens[middleSubscriber]!, "--subscriber-url", url(middle),
+                                              "--edge-node", leaves[1], "--edge-node", middle, "--meeting", "rounds",
+                                              "--rejoin-api", c.base(leaves[0]), "--rejoin-api", c.base(leaves[1]),
+                                              "--seconds", "25", "--min-frames", "20", "--max-gap", "30",
+                                              "--kill-pid", String(pid), "--kill-after", "2"])
+        let verdicts = e2e.interopVerdict(failover.out)["subscribers"] as? [[String: Any]] ?? []
+        #expect(verdicts.count == 2, "\(failover.out)")
+        // The far subscriber stays connected: its media comes back once the tree is re-planned.
+        let resumed = verdicts.first?["resumedAfterKillSeconds"] as? Double
+        #expect(resumed != nil, "media did not resume after \(middle) died: \(failover.out)")
+        // The one whose edge died reconnects, driven by its client, at a surviving compliant node.
+        let moved = verdicts.last ?? [:]
+        #expect(leaves.contains(moved["rejoinedAt"] as? String ?? ""), "\(moved)")
+        #expect(moved["resumedAfterKillSeconds"] as? Double != nil, "\(moved)")
+        print("relay failover: far subscriber's media resumed \(resumed.map { "\($0)" } ?? "never") s after \(middle) was killed; "
+              + "the moved subscriber rejoined at \(moved["rejoinedAt"] ?? "-") after \(moved["signalingDroppedToRejoinedSeconds"] ?? "-") s, media back \(moved["resumedAfterKillSeconds"] ?? "never") s after the kill")
+        let replanned = try #require(await e2e.meeting(c, leaves[0], "rounds", token: admin))
+        let after = Set(replanned["nodes"] as? [String] ?? [])
+        #expect(!after.contains(middle) && after.isSubset(of: Self.allowed) && !after.isEmpty, "\(after)")
+        try await c.eventually("the links to \(middle) to be closed in the survivors' logs", within: .seconds(10)) {
+            let s = (try? await summaries(c, at: leaves[0], token: admin)) ?? [:]
+            return leaves.allSatisfy { leaf in
+                (s[leaf]?["relays"] as? [[String: Any]] ?? []).filter {
+                    (($0["from"] as? [String: Any])?["node"] as? String) == middle || (($0["to"] as? [String: Any])?["node"] as? String) == middle
+                }.allSatisfy { $0["closed"] != nil }
+            }
+        }
+        #expect(e2e.metric(try await c.http("GET", "iad-1", "/metrics").text, "demarc_media_relay_datagrams_received") == 0)
+    }
+}

@@ -14,6 +14,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "demarc", targets: ["DemarcCLI"]),
+        // `demarc loadtest` alone: builds without the node's database and TLS dependencies.
+        .executable(name: "demarc-loadtest", targets: ["MediaLoadTestTool"]),
         .library(name: "Residency", targets: ["Residency"]),
         .library(name: "Placement", targets: ["Placement"]),
         .library(name: "NodeTrust", targets: ["NodeTrust"]),
@@ -149,9 +151,11 @@ let package = Package(
                 "MediaNIO", "MediaPackets", "MediaCore", "MediaCrypto", "OpenSSLWrapper", "SodiumWrapper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
+        .executableTarget(name: "MediaLoadTestTool", dependencies: ["MediaLoadTest"], swiftSettings: strictSettings),
         // WebSocket signaling: GET /v1/rtc, participant tokens, join/publish/subscribe.
         .target(
             name: "MediaSignaling",

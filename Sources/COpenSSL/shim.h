@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/ec.h>
 #include <openssl/core_names.h>
+#include <openssl/sha.h>
 
 // The helpers below exist because OpenSSL defines these as function-like
 // macros (or as macros over SSL_ctrl / BIO_ctrl) which Swift cannot import.
@@ -53,4 +54,14 @@ static inline int demarc_BIO_reset(BIO *bio) {
 static inline EVP_PKEY *demarc_EVP_EC_gen(const char *curve) {
     return EVP_EC_gen(curve);
 }
+/// SHA-1 over a caller-owned SHA_CTX (a plain struct, so a keyed HMAC state is copied by
+/// value, without the allocation EVP_MD_CTX_copy_ex and EVP_MAC_init make per message in
+/// OpenSSL 3.0). OpenSSL 3.0 marks these deprecated, not removed; they run the same
+/// SHA-NI/AVX2 assembly as EVP. Used only for SRTP's per-packet HMAC-SHA1 (media, issue 6).
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+static inline int demarc_SHA1_Init(SHA_CTX *c) { return SHA1_Init(c); }
+static inline int demarc_SHA1_Update(SHA_CTX *c, const void *data, size_t len) { return SHA1_Update(c, data, len); }
+static inline int demarc_SHA1_Final(unsigned char *md, SHA_CTX *c) { return SHA1_Final(md, c); }
+#pragma clang diagnostic pop
 #endif

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MediaLoadTest
 
 /// `demarc`: run nodes, manage keys and certificates, check policies, explain placements.
 @main

@@ -3,6 +3,7 @@ import MediaCrypto
 public import MediaNIO
 import MediaPackets
 import SodiumWrapper
+import NIOPosix
 
 /// What `demarc loadtest` runs: meetings of one publisher and N subscribers, all synthetic
 /// WebRTC peers (ICE, DTLS, SRTP) over real UDP sockets on loopback, against an in-process
@@ -19,8 +20,24 @@ public struct LoadTestConfiguration: Sendable {
     /// Publishers on one media server, subscribers on a second one joined by a relay link
     /// (docs/relay.md): measures what a relay hop adds.
     public var relayHop = false
+    /// Pins the SFU's event-loop thread to this CPU (`taskset -p`), so that with the rest of
+    /// the process kept off it (`taskset -c 1 demarc loadtest --sfu-cpu 0`) "per core" means
+    /// the SFU alone. Nil leaves scheduling to the kernel.
+    public var sfuCPU: Int?
+    public var shape = LoadShape.singleStream
 
     public init() {}
+}
+
+/// What each publisher sends.
+public enum LoadShape: Sendable, Equatable {
+    /// One VP8 stream of `packetsPerSecond` packets of `payloadBytes`.
+    case singleStream
+    /// Issue 6's publisher: VP8 in three simulcast layers (rid `l`, `m`, `h`, carrying 8 %,
+    /// 24 % and 68 % of `videoBitsPerSecond` in `payloadBytes` packets) plus Opus audio at
+    /// 50 packets/s of 120 bytes. Each subscriber gets the audio and one layer (the highest,
+    /// as no subscriber sends a bandwidth estimate).
+    case simulcastWithAudio(videoBitsPerSecond: Int)
 }
 
 public struct LoadTestReport: Sendable, CustomStringConvertible {
@@ -36,6 +53,22 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
     public var latencyMax = 0.0
     public var statistics = MediaServerStatistics()
     public var relayHop = false
+    /// CPU time the SFU's event-loop thread (all of the SFU's media work) used while the
+    /// load ran and drained, and the RTP packets it forwarded meanwhile.
+    public var sfuCPUSeconds = 0.0
+    public var sfuForwarded = 0
+    public var subscribers = 0
+    /// Inside the SFU, from a publisher packet unprotected to its last copy's write flushed
+    /// (all subscribers), in milliseconds.
+    public var forwardingDelayP50 = 0.0
+    public var forwardingDelayP99 = 0.0
+    /// Whether the SFU thread was pinned as asked.
+    public var sfuPinned: Int?
+
+    /// Packets the SFU could forward per second of one core at the measured cost per packet.
+    public var packetsPerSFUCoreSecond: Double { sfuCPUSeconds > 0 ? Double(sfuForwarded) / sfuCPUSeconds : 0 }
+    /// The SFU thread's share of one core, in percent, over the run.
+    public var sfuCorePercent: Double { seconds > 0 ? sfuCPUSeconds / seconds * 100 : 0 }
 
     public var deliveredFraction: Double { expected == 0 ? 0 : Double(received) / Double(expected) }
 
@@ -45,6 +78,8 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
             sent \(sent) packets, delivered \(received) of \(expected) (\(String(format: "%.2f", deliveredFraction * 100)) %) in \(String(format: "%.1f", seconds)) s
             forwarded \(Int(rate)) packets/s to subscribers; latency p50 \(String(format: "%.2f", latencyP50)) ms, p99 \(String(format: "%.2f", latencyP99)) ms, max \(String(format: "%.2f", latencyMax)) ms
             SFU\(relayHop ? " (subscribers' node)" : ""): \(statistics.rtpForwarded) RTP forwarded\(relayHop ? ", \(statistics.relayRTPForwarded) RTP over the relay link" : ""), \(statistics.srtpFailures) SRTP failures, \(statistics.datagramsReceived) datagrams in, \(statistics.datagramsSent) out
+            SFU thread\(sfuPinned.map { " (pinned to CPU \($0))" } ?? ""): \(String(format: "%.2f", sfuCPUSeconds)) s CPU = \(String(format: "%.1f", sfuCorePercent)) % of a core, \(String(format: "%.3f", subscribers > 0 ? sfuCorePercent / Double(subscribers) : 0)) % per subscriber; \(Int(packetsPerSFUCoreSecond)) packets out per SFU-core-second
+            SFU forwarding delay (packet unprotected → last subscriber's write flushed): p50 \(String(format: "%.3f", forwardingDelayP50)) ms, p99 \(String(format: "%.3f", forwardingDelayP99)) ms
             """
     }
 }
@@ -55,7 +90,20 @@ public enum LoadTest {
     public static func run(_ configuration: LoadTestConfiguration) async throws -> LoadTestReport {
         var media = configuration.media
         media.bindHost = "127.0.0.1"
-        let server = try MediaServer(configuration: media)
+        // The SFU gets a loop of its own so its thread's CPU time is the SFU's alone.
+        let sfuLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { sfuLoops.shutdownGracefully { _ in } }
+        let server = try MediaServer(configuration: media, eventLoop: sfuLoops.next())
+        var pinned: Int?
+        let tid = try await server.onMediaThread { currentThreadID() }
+        if let tid {
+            // For a profiler: `perf record -t TID` or `perf report --tid TID`.
+            FileHandle.standardError.write(Data("demarc loadtest: SFU event-loop thread id \(tid)\n".utf8))
+        }
+        if let cpu = configuration.sfuCPU {
+            guard let tid, pin(thread: tid, to: cpu) else { throw SyntheticPeerError("could not pin the SFU thread to CPU \(cpu) (taskset -p)") }
+            pinned = cpu
+        }
         // With a relay hop, subscribers connect to a second server linked to the first.
         let far = configuration.relayHop ? try MediaServer(configuration: media) : server
         let clock = ContinuousClock()
@@ -84,9 +132,11 @@ public enum LoadTest {
                     let name = "subscriber-\(index)"
                     pending.append((try await SyntheticPeer.make(), name, try await far.join(meeting: meeting, participant: name)))
                 }
-                let ssrc = UInt32(10_000 + meetingIndex * 2)
-                let answer = try SessionDescription.parse(try await server.publish(
-                    meeting: meeting, participant: "publisher", offer: publisher.publisherOffer(ssrc: ssrc, rtxSSRC: ssrc + 1)))
+                let ssrc = UInt32(10_000 + meetingIndex * 8)
+                let offer = configuration.shape == .singleStream
+                    ? publisher.publisherOffer(ssrc: ssrc, rtxSSRC: ssrc + 1)
+                    : publisher.simulcastPublisherOffer(audioSSRC: ssrc + SentStream.audioSSRCOffset)
+                let answer = try SessionDescription.parse(try await server.publish(meeting: meeting, participant: "publisher", offer: offer))
                 try await publisher.connect(port: port, remote: answer)
                 for (peer, name, events) in pending {
                     let offer = try await nextSubscriberOffer(events, "\(name)'s subscriber offer")
@@ -117,30 +167,29 @@ public enum LoadTest {
                 }
             }
 
-            // Senders: one keyframe, then deltas, paced in 10 ms bursts.
-            let perBurst = max(1, configuration.packetsPerSecond / 100)
+            // Senders: per stream a keyframe every 100 packets (so a subscriber can start on
+            // any layer), deltas between, paced in 10 ms bursts with fractional credit.
+            var streams: [[SentStream]] = publishers.map { _, ssrc in SentStream.streams(for: configuration, ssrc: ssrc) }
+            try await server.recordForwardingDelays()
+            let cpuBefore = try await server.onMediaThread { threadCPUSeconds() }
+            let forwardedBefore = await server.statistics().rtpForwarded
             let start = clock.now
             var sent = 0
-            var sentBy = [Int](repeating: 0, count: publishers.count)
-            var sequence: UInt16 = 1
             while start.duration(to: clock.now) < configuration.duration {
                 let burstStart = clock.now
-                for (index, (publisher, ssrc)) in publishers.enumerated() {
+                for (index, (publisher, _)) in publishers.enumerated() {
                     guard let srtp = publisher.srtp else { continue }
-                    for _ in 0..<perBurst {
-                        let elapsed = origin.duration(to: clock.now)
-                        let nanos = UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
-                        // Each publisher's first packet is a keyframe (subscribers start at one).
-                        let descriptor: [UInt8] = sentBy[index] == 0 ? [0x10, 0x00, 0x9D, 0x01] : [0x10, 0x01, 0x00, 0x00]
-                        sentBy[index] += 1
-                        let stamp = (0..<8).map { UInt8(truncatingIfNeeded: nanos >> (56 - 8 * UInt64($0))) }
-                        let payload = descriptor + stamp + [UInt8](repeating: 0x5A, count: max(0, configuration.payloadBytes - 12))
-                        var packet = try RTPPacketBuilder(payloadType: 96, sequenceNumber: sequence, timestamp: UInt32(sequence) * 3_000,
-                                                          ssrc: ssrc, payload: payload).build()
-                        try srtp.outbound.protectRTP(&packet)
-                        try await publisher.send(packet)
-                        sent += 1
-                        sequence &+= 1
+                    for s in streams[index].indices {
+                        streams[index][s].credit += streams[index][s].packetsPerSecond / 100
+                        while streams[index][s].credit >= 1 {
+                            streams[index][s].credit -= 1
+                            let elapsed = origin.duration(to: clock.now)
+                            let nanos = UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
+                            var packet = try streams[index][s].nextPacket(stamp: nanos)
+                            try srtp.outbound.protectRTP(&packet)
+                            try await publisher.send(packet)
+                            sent += 1
+                        }
                     }
                 }
                 try await clock.sleep(until: burstStart.advanced(by: .milliseconds(10)))
@@ -149,13 +198,16 @@ public enum LoadTest {
                 + Double(start.duration(to: clock.now).components.attoseconds) / 1e18
             // Let the last packets drain (a bounded grace period), then stop the receivers.
             try await clock.sleep(for: .milliseconds(300))
+            let cpuAfter = try await server.onMediaThread { threadCPUSeconds() }
+            let delays = try await server.takeForwardingDelays().sorted()
             for peer in subscribers { peer.stopReceiving() }
             var latencies: [Double] = []
             for collector in collectors { latencies += await collector.value }
             latencies.sort()
             var report = LoadTestReport()
             report.sent = sent
-            report.expected = sent * configuration.subscribersPerMeeting
+            // With simulcast each subscriber gets one layer: count against what the SFU sent.
+            report.expected = configuration.shape == .singleStream ? sent * configuration.subscribersPerMeeting : 0
             report.received = latencies.count
             report.seconds = seconds
             if !latencies.isEmpty {
@@ -165,6 +217,15 @@ public enum LoadTest {
             }
             report.statistics = await far.statistics()
             report.relayHop = configuration.relayHop
+            report.sfuCPUSeconds = cpuAfter - cpuBefore
+            report.sfuForwarded = await server.statistics().rtpForwarded - forwardedBefore
+            report.subscribers = subscribers.count
+            report.sfuPinned = pinned
+            if !delays.isEmpty {
+                report.forwardingDelayP50 = Double(delays[delays.count / 2]) / 1e6
+                report.forwardingDelayP99 = Double(delays[min(delays.count - 1, delays.count * 99 / 100)]) / 1e6
+            }
+            if report.expected == 0 { report.expected = report.sfuForwarded }
             for (publisher, _) in publishers { await publisher.close() }
             for peer in subscribers { await peer.close() }
             group.cancelAll()

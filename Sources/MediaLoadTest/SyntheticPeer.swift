@@ -174,6 +174,46 @@ public final class SyntheticPeer: @unchecked Sendable {
         return text
     }
 
+    /// An offer like Chromium's for simulcast (RFC 8853): one VP8 section sending rids `l`,
+    /// `m`, `h` (lowest first) announced by the mid and rid header extensions rather than
+    /// `a=ssrc` lines, plus an Opus section with a signaled SSRC.
+    public func simulcastPublisherOffer(audioSSRC: UInt32) -> String {
+        let transport = "a=ice-ufrag:\(ufrag)\r\na=ice-pwd:\(password)\r\na=fingerprint:sha-256 \(fingerprint)\r\na=setup:actpass\r\na=rtcp-mux\r\n"
+        return """
+        v=0\r
+        o=- 1 1 IN IP4 127.0.0.1\r
+        s=-\r
+        t=0 0\r
+        a=group:BUNDLE 0 1\r
+        m=video 9 UDP/TLS/RTP/SAVPF 96 97\r
+        c=IN IP4 0.0.0.0\r
+        a=mid:0\r
+        \(transport)a=sendonly\r
+        a=extmap:\(SentStream.midExtensionID) urn:ietf:params:rtp-hdrext:sdes:mid\r
+        a=extmap:\(SentStream.ridExtensionID) urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r
+        a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id\r
+        a=rtpmap:96 VP8/90000\r
+        a=rtcp-fb:96 nack\r
+        a=rtcp-fb:96 nack pli\r
+        a=rtpmap:97 rtx/90000\r
+        a=fmtp:97 apt=96\r
+        a=msid:alice-stream alice-video\r
+        a=rid:l send\r
+        a=rid:m send\r
+        a=rid:h send\r
+        a=simulcast:send l;m;h\r
+        m=audio 9 UDP/TLS/RTP/SAVPF 111\r
+        c=IN IP4 0.0.0.0\r
+        a=mid:1\r
+        \(transport)a=sendonly\r
+        a=extmap:\(SentStream.midExtensionID) urn:ietf:params:rtp-hdrext:sdes:mid\r
+        a=rtpmap:111 opus/48000/2\r
+        a=msid:alice-stream alice-audio\r
+        a=ssrc:\(audioSSRC) cname:alice\r
+
+        """
+    }
+
     /// A browser-like answer to the SFU's subscriber offer: recvonly, setup active, our ICE
     /// credentials and certificate.
     public func subscriberAnswer(to offer: SessionDescription, fingerprint override: String? = nil) -> String {

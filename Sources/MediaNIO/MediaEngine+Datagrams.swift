@@ -192,7 +192,13 @@ extension MediaEngine {
             statistics.srtpFailures += 1
             return
         }
+        let forwards = forwardingDelayNanoseconds != nil && !isRTCP && !batch.directives.isEmpty
+        let started = forwards ? ContinuousClock.now : nil
         perform(meeting)
+        if let started, forwardingDelayNanoseconds!.count < forwardingDelayLimit {
+            let elapsed = started.duration(to: .now)
+            forwardingDelayNanoseconds!.append(UInt32(clamping: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000))
+        }
     }
 
     /// Whether a publisher's packet may be forwarded, by its end-to-end encryption verdict: in
@@ -285,25 +291,38 @@ extension MediaEngine {
     // MARK: Directives of the forwarding core
 
     /// Performs the batch's directives: SRTP-protects and sends packets, pushes events.
+    ///
+    /// Every RTP packet of the batch is copied and protected in place in one buffer sized for
+    /// the whole batch, then written as slices of it: one allocation per batch rather than
+    /// one per subscriber. Slices are taken only after the last packet is written (a slice
+    /// shares the storage, so writing after it would copy the buffer). NIO turns the writes
+    /// into `sendmmsg` calls on the single flush.
     func perform(_ meeting: MeetingState) {
         guard let channel else { return }
         var wrote = false
+        let longestTag = 16  // AEAD_AES_128_GCM's; AES-CM's is 10
+        var arenaBytes = 0
+        for directive in batch.directives {
+            if case .sendRTP(_, let range, _) = directive { arenaBytes += range.count + longestTag }
+        }
+        // Batches of only RTCP or events (timer ticks, feedback) allocate nothing.
+        var arena = arenaBytes > 0 ? channel.allocator.buffer(capacity: arenaBytes) : nil
+        outgoing.removeAll(keepingCapacity: true)
         for directive in batch.directives {
             switch directive {
             case .sendRTP(let to, let range, let retransmission):
                 guard let subscriber = meeting.byID[to]?.subscriber, subscriber.isConnected,
                       let srtp = subscriber.srtp, let target = subscriber.destination else { continue }
-                var out = channel.allocator.buffer(capacity: range.count + srtp.profile.rtpTagLength)
-                let written = out.writeWithUnsafeMutableBytes(minimumWritableBytes: range.count + srtp.profile.rtpTagLength) { raw in
+                let offset = arena!.writerIndex
+                let written = arena!.writeWithUnsafeMutableBytes(minimumWritableBytes: range.count + srtp.profile.rtpTagLength) { raw in
                     batch.withPacket(range) { packet in raw.copyMemory(from: packet) }
                     return (try? srtp.outbound.protectRTP(raw, length: range.count)) ?? 0
                 }
                 guard written > 0 else { statistics.srtpFailures += 1; continue }
-                channel.write(AddressedEnvelope(remoteAddress: target, data: out), promise: nil)
+                outgoing.append(OutgoingPacket(target: target, offset: offset, length: written))
                 statistics.rtpForwarded += 1
                 if retransmission { statistics.rtpRetransmitted += 1 }
                 statistics.datagramsSent += 1
-                wrote = true
             case .sendRTCP(let to, let packet):
                 if let remote = meeting.remoteByID[to] {
                     // A keyframe request for a track of another node goes to its origin.
@@ -336,6 +355,11 @@ extension MediaEngine {
                 statistics.layerSwitches += 1
             }
         }
+        for packet in outgoing {
+            channel.write(AddressedEnvelope(remoteAddress: packet.target, data: arena!.getSlice(at: packet.offset, length: packet.length)!), promise: nil)
+            wrote = true
+        }
+        outgoing.removeAll(keepingCapacity: true)
         if wrote { channel.flush() }
     }
 

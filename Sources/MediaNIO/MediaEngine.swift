@@ -33,6 +33,15 @@ final class MediaEngine: @unchecked Sendable {
     /// state on this node until ``MediaServer/forgetEndToEndEncryptionObservation(meeting:)``.
     var observations: [String: EndToEndEncryptionObservation] = [:]
     var batch = ForwardingBatch()
+    /// The RTP packets ``perform(_:)`` has protected into its batch buffer, written once the
+    /// batch is done; kept here so its capacity is reused.
+    var outgoing: [OutgoingPacket] = []
+    /// When non-nil, how long each publisher packet's forwarding took, from the unprotected
+    /// packet to the last subscriber's write flushed (SRTP protect and `sendmmsg` for every
+    /// subscriber), in nanoseconds; `demarc loadtest` turns it on. At most
+    /// ``forwardingDelayLimit`` samples are kept.
+    var forwardingDelayNanoseconds: [UInt32]?
+    let forwardingDelayLimit = 1_000_000
     var tickTask: RepeatedTask?
     /// Open relay links by link id (docs/relay.md).
     var relayLinks: [UInt64: RelayLink] = [:]
@@ -397,4 +406,11 @@ final class MediaEngine: @unchecked Sendable {
             renegotiate(other, in: meeting)
         }
     }
+}
+
+/// One SRTP packet of a batch: its bytes are `length` bytes at `offset` in the batch buffer.
+struct OutgoingPacket {
+    var target: SocketAddress
+    var offset: Int
+    var length: Int
 }

@@ -1,6 +1,6 @@
 public import Logging
 import MediaCrypto
-import NIOCore
+public import NIOCore
 import NIOPosix
 public import OpenSSLWrapper
 public import ServiceLifecycle
@@ -22,12 +22,16 @@ public final class MediaServer: Service, Sendable {
     ///   - certificate: the DTLS certificate whose fingerprint goes into SDP; a fresh one
     ///     by default (RFC 8827 §6.5 lets it be ephemeral).
     ///   - now: the clock the cores read (injected for tests).
+    ///   - eventLoop: the loop that owns all media state; one of NIO's shared loops by
+    ///     default. `demarc loadtest` passes a dedicated one so it can pin it to a core and
+    ///     read its thread's CPU time.
     public init(configuration: MediaServerConfiguration = MediaServerConfiguration(), certificate: ECDSACertificate? = nil,
                 logger: Logger = Logger(label: "demarc.media"),
-                now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) throws(OpenSSLError) {
+                now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
+                eventLoop: (any EventLoop)? = nil) throws(OpenSSLError) {
         self.configuration = configuration
         self.logger = logger
-        loop = MultiThreadedEventLoopGroup.singleton.next()
+        loop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
         let chosen: ECDSACertificate
         if let certificate { chosen = certificate } else { chosen = try ECDSACertificate(commonName: "demarc-media") }
         engine = try MediaEngine(configuration: configuration, certificate: chosen, loop: loop, logger: logger, now: now)
@@ -74,6 +78,28 @@ public final class MediaServer: Service, Sendable {
             channel.close(promise: nil)
         }
         try await loop.submit { engine.detach() }.get()
+    }
+
+    /// Runs `body` on the media event loop's thread (e.g. to read that thread's CPU time).
+    public func onMediaThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
+        try await loop.submit(body).get()
+    }
+
+    /// Starts (or restarts) recording how long forwarding each publisher packet takes inside
+    /// the SFU, for load tests; ``takeForwardingDelays()`` returns the samples.
+    public func recordForwardingDelays() async throws {
+        let engine = self.engine
+        try await loop.submit { engine.forwardingDelayNanoseconds = [] }.get()
+    }
+
+    /// The forwarding delays recorded since ``recordForwardingDelays()``, in nanoseconds, and
+    /// stops recording.
+    public func takeForwardingDelays() async throws -> [UInt32] {
+        let engine = self.engine
+        return try await loop.submit { () -> [UInt32] in
+            defer { engine.forwardingDelayNanoseconds = nil }
+            return engine.forwardingDelayNanoseconds ?? []
+        }.get()
     }
 
     /// The bound UDP port, once ``run()`` has bound it.

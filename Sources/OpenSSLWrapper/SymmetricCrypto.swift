@@ -124,41 +124,62 @@ public final class AESGCM {
     }
 }
 
-/// A keyed HMAC (RFC 2104) context that is reset, not rebuilt, for each message, so the SRTP
-/// authentication tag (RFC 3711 §4.2) costs no allocation.
+/// A keyed HMAC (RFC 2104) for many messages, so the SRTP authentication tag (RFC 3711
+/// §4.2) costs no allocation.
+///
+/// HMAC-SHA1 keeps the SHA-1 states after absorbing `key ⊕ ipad` and `key ⊕ opad` (RFC 2104
+/// §4, "precomputed" variant) and copies them by value for each message: no allocation and
+/// no key schedule per packet. (OpenSSL 3.0's EVP_MAC re-initialises by duplicating its
+/// digest context, which allocates.) HMAC-SHA256 uses EVP_MAC, reset per message.
 public final class HMACContext {
-    private let mac: OpaquePointer
-    private let context: OpaquePointer
+    /// SHA-1 after `key ⊕ ipad` and after `key ⊕ opad` (HMAC-SHA1 only).
+    private var inner = SHA_CTX()
+    private var outer = SHA_CTX()
+    /// EVP_MAC and its context (HMAC-SHA256 only).
+    private let mac: OpaquePointer?
+    private let context: OpaquePointer?
     public let algorithm: DigestAlgorithm
+    private static let sha1BlockLength = 64
 
     public init(key: [UInt8], algorithm: DigestAlgorithm) throws(OpenSSLError) {
-        guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { throw OpenSSLError("EVP_MAC_fetch(HMAC)") }
-        guard let context = EVP_MAC_CTX_new(mac) else { EVP_MAC_free(mac); throw OpenSSLError("EVP_MAC_CTX_new") }
-        self.mac = mac
-        self.context = context
         self.algorithm = algorithm
-        let digest = algorithm == .sha1 ? "SHA1" : "SHA256"
-        let ok = "digest".withCString { name in
-            digest.withCString { value in
-                var params = [
-                    OSSL_PARAM_construct_utf8_string(name, UnsafeMutablePointer(mutating: value), 0),
-                    OSSL_PARAM_construct_end(),
-                ]
-                return EVP_MAC_init(context, key, key.count, &params)
+        switch algorithm {
+        case .sha1:
+            // RFC 2104 §2: a key longer than the block is hashed first, then zero-padded.
+            var block = key.count > Self.sha1BlockLength ? try Digest.hash(key, algorithm: .sha1) : key
+            block += [UInt8](repeating: 0, count: Self.sha1BlockLength - block.count)
+            var pad = block.map { $0 ^ 0x36 }
+            defer {
+                secureZero(&block)
+                secureZero(&pad)
             }
-        }
-        guard ok == 1 else { throw OpenSSLError("EVP_MAC_init") }
-    }
-
-    private func update(_ part: UnsafeRawBufferPointer) throws(OpenSSLError) {
-        guard part.count > 0 else { return }
-        guard EVP_MAC_update(context, part.baseAddress!.assumingMemoryBound(to: UInt8.self), part.count) == 1 else {
-            throw OpenSSLError("EVP_MAC_update")
+            mac = nil
+            context = nil
+            guard demarc_SHA1_Init(&inner) == 1, demarc_SHA1_Update(&inner, pad, pad.count) == 1 else { throw OpenSSLError("SHA1_Init(ipad)") }
+            pad = block.map { $0 ^ 0x5C }
+            guard demarc_SHA1_Init(&outer) == 1, demarc_SHA1_Update(&outer, pad, pad.count) == 1 else { throw OpenSSLError("SHA1_Init(opad)") }
+        case .sha256:
+            guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { throw OpenSSLError("EVP_MAC_fetch(HMAC)") }
+            guard let context = EVP_MAC_CTX_new(mac) else { EVP_MAC_free(mac); throw OpenSSLError("EVP_MAC_CTX_new") }
+            self.mac = mac
+            self.context = context
+            let ok = "digest".withCString { name in
+                "SHA256".withCString { value in
+                    var params = [
+                        OSSL_PARAM_construct_utf8_string(name, UnsafeMutablePointer(mutating: value), 0),
+                        OSSL_PARAM_construct_end(),
+                    ]
+                    return EVP_MAC_init(context, key, key.count, &params)
+                }
+            }
+            guard ok == 1 else { throw OpenSSLError("EVP_MAC_init") }
         }
     }
 
     deinit {
-        EVP_MAC_CTX_free(context)  // cleanses the key
+        withUnsafeMutableBytes(of: &inner) { OPENSSL_cleanse($0.baseAddress, $0.count) }
+        withUnsafeMutableBytes(of: &outer) { OPENSSL_cleanse($0.baseAddress, $0.count) }
+        EVP_MAC_CTX_free(context)  // cleanses the key; accepts nil
         EVP_MAC_free(mac)
     }
 
@@ -167,17 +188,37 @@ public final class HMACContext {
     public func authenticate(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                              into output: UnsafeMutableRawBufferPointer) throws(OpenSSLError) {
         precondition(output.count <= algorithm.length)
-        guard EVP_MAC_init(context, nil, 0, nil) == 1 else { throw OpenSSLError("EVP_MAC_init") }
-        try update(first)
-        try update(second)
         var full: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes: fits SHA-1 and SHA-256
-        var length = 0
-        let ok = withUnsafeMutableBytes(of: &full) { f -> Int32 in
-            let r = EVP_MAC_final(context, f.baseAddress!.assumingMemoryBound(to: UInt8.self), &length, f.count)
-            if r == 1 { output.copyMemory(from: UnsafeRawBufferPointer(rebasing: f[0..<output.count])) }
-            return r
+        if let context {
+            guard EVP_MAC_init(context, nil, 0, nil) == 1 else { throw OpenSSLError("EVP_MAC_init") }
+            for part in [first, second] where part.count > 0 {
+                guard EVP_MAC_update(context, part.baseAddress!.assumingMemoryBound(to: UInt8.self), part.count) == 1 else {
+                    throw OpenSSLError("EVP_MAC_update")
+                }
+            }
+            var length = 0
+            let ok = withUnsafeMutableBytes(of: &full) { f -> Int32 in
+                let r = EVP_MAC_final(context, f.baseAddress!.assumingMemoryBound(to: UInt8.self), &length, f.count)
+                if r == 1 { output.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(f)[0..<output.count])) }
+                return r
+            }
+            guard ok == 1 else { throw OpenSSLError("EVP_MAC_final") }
+        } else {
+            var work = inner
+            let ok = withUnsafeMutableBytes(of: &full) { f -> Bool in
+                let digest = f.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                guard first.count == 0 || demarc_SHA1_Update(&work, first.baseAddress, first.count) == 1,
+                      second.count == 0 || demarc_SHA1_Update(&work, second.baseAddress, second.count) == 1,
+                      demarc_SHA1_Final(digest, &work) == 1 else { return false }
+                work = self.outer
+                guard demarc_SHA1_Update(&work, digest, 20) == 1, demarc_SHA1_Final(digest, &work) == 1 else { return false }
+                output.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(f)[0..<output.count]))
+                return true
+            }
+            withUnsafeMutableBytes(of: &work) { OPENSSL_cleanse($0.baseAddress, $0.count) }
+            guard ok else { throw OpenSSLError("SHA1_Update") }
         }
-        guard ok == 1 else { throw OpenSSLError("EVP_MAC_final") }
+        withUnsafeMutableBytes(of: &full) { OPENSSL_cleanse($0.baseAddress, $0.count) }
     }
 }
 

@@ -225,4 +225,34 @@ struct MediaServerTests {
         #expect(report.deliveredFraction > 0.95, "\(report)")
         #expect(report.statistics.srtpFailures == 0)
     }
+
+    /// Issue 6's publisher shape: three rid-announced simulcast layers plus Opus. Each
+    /// subscriber gets the audio and one layer, so the SFU forwards fewer packets than it
+    /// receives; what it forwards arrives, and its own thread's CPU time is measured.
+    @Test func simulcastWithAudioLoadReachesSubscribers() async throws {
+        var configuration = LoadTestConfiguration()
+        configuration.meetings = 1
+        configuration.subscribersPerMeeting = 2
+        configuration.shape = .simulcastWithAudio(videoBitsPerSecond: 2_500_000)
+        configuration.duration = .seconds(2)
+        let report = try await LoadTest.run(configuration)
+        #expect(report.statistics.srtpFailures == 0)
+        #expect(report.sfuForwarded > 0, "\(report)")
+        // Audio (50/s) and one layer per subscriber, never all three layers.
+        #expect(report.sfuForwarded < report.sent * configuration.subscribersPerMeeting, "\(report)")
+        #expect(report.sfuForwarded > 2 * 50 * configuration.subscribersPerMeeting, "\(report)")
+        #expect(report.deliveredFraction > 0.95, "\(report)")
+        #expect(report.sfuCPUSeconds > 0)
+        #expect(report.forwardingDelayP99 > 0 && report.forwardingDelayP50 <= report.forwardingDelayP99)
+    }
+
+    /// `demarc loadtest --srtp-only`: both profiles protect and then authenticate and decrypt
+    /// what they protected (it throws otherwise), and report a rate.
+    @Test func srtpThroughputRunsForEachProfile() throws {
+        let results = try SRTPThroughput.measureEachProfile(payloadBytes: 200, packets: 2_000)
+        #expect(results.map(\.profile) == [.aes128CMHMACSHA1_80, .aeadAES128GCM])
+        for result in results {
+            #expect(result.protectPerSecond > 0 && result.unprotectPerSecond > 0, "\(result)")
+        }
+    }
 }

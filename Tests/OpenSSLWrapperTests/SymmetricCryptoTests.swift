@@ -26,6 +26,35 @@ struct SymmetricCryptoTests {
         #expect(tag.map { String(format2: $0) }.joined() == "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")
     }
 
+    /// RFC 2202 §3 test case 6: an 80-byte key, longer than SHA-1's block, is hashed first.
+    @Test func hmacContextHashesKeysLongerThanTheBlock() throws {
+        let context = try HMACContext(key: [UInt8](repeating: 0xAA, count: 80), algorithm: .sha1)
+        var tag = [UInt8](repeating: 0, count: 20)
+        let message = Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)
+        try message.withUnsafeBytes { m in try tag.withUnsafeMutableBytes { try context.authenticate(m, into: $0) } }
+        #expect(tag.map { String(format2: $0) }.joined() == "aa4ae5e15272d00e95705637ce8a3b55ed402112")
+    }
+
+    /// The precomputed SHA-1 states and the EVP_MAC path agree with one-shot HMAC for keys
+    /// around the block length, message splits, and truncated tags (SRTP's 80 bits).
+    @Test func hmacContextMatchesOneShotForKeyLengthsAndBothDigests() throws {
+        for algorithm in [DigestAlgorithm.sha1, .sha256] {
+            for keyLength in [0, 1, 20, 63, 64, 65, 200] {
+                let key = (0..<keyLength).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+                let context = try HMACContext(key: key, algorithm: algorithm)
+                let message = (0..<300).map { UInt8(truncatingIfNeeded: $0) }
+                let expected = try HMAC.authenticate(message, key: key, algorithm: algorithm)
+                for split in [0, 1, 299, 300] {
+                    var tag = [UInt8](repeating: 0, count: 10)
+                    try message[..<split].withUnsafeBytes { a in
+                        try message[split...].withUnsafeBytes { b in try tag.withUnsafeMutableBytes { try context.authenticate(a, b, into: $0) } }
+                    }
+                    #expect(tag == Array(expected.prefix(10)), "\(algorithm) key \(keyLength) split \(split)")
+                }
+            }
+        }
+    }
+
     @Test func gcmRejectsAnyTamperingAndRoundTrips() throws {
         let gcm = try AESGCM(key: Array(repeating: 9, count: 16))
         let nonce = [UInt8](repeating: 1, count: 12)

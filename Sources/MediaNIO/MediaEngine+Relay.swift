@@ -419,7 +419,7 @@ extension MediaEngine {
             for ssrc in link.nackGenerators.keys {
                 let output = link.nackGenerators[ssrc]!.tick(now: time)
                 guard !output.nack.isEmpty else { continue }
-                let nack = GenericNACK(senderSSRC: meeting.router.feedbackSSRC, mediaSSRC: ssrc, pairs: Self.pairs(output.nack))
+                let nack = GenericNACK(senderSSRC: meeting.router.feedbackSSRC, mediaSSRC: ssrc, pairs: ForwardingRouter<MediaInstant>.nackPairs(output.nack))
                 if let bytes = try? RTCPCompound.serialize([.nack(nack)]) { sendRelay(bytes, kind: .rtcp, over: link) }
             }
         }
@@ -433,22 +433,5 @@ extension MediaEngine {
                 }
             }
         }
-    }
-
-    /// Sequence numbers (oldest first) as generic NACK pairs: an id and the 16 that follow
-    /// as a bitmask (RFC 4585 §6.2.1).
-    static func pairs(_ sequences: [UInt16]) -> [GenericNACK.Pair] {
-        var pairs: [GenericNACK.Pair] = []
-        for sequence in sequences {
-            if let last = pairs.last {
-                let distance = sequence &- last.packetID
-                if distance >= 1 && distance <= 16 {
-                    pairs[pairs.count - 1].bitmask |= 1 << (distance - 1)
-                    continue
-                }
-            }
-            pairs.append(GenericNACK.Pair(packetID: sequence, bitmask: 0))
-        }
-        return pairs
     }
 }

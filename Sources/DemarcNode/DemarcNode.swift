@@ -102,7 +102,7 @@ public struct DemarcNode {
             var mediaLogger = logger
             mediaLogger[metadataKey: "component"] = "media"
             let server = try MediaServer(configuration: mc, logger: mediaLogger)
-            await service.attachRelayMedia(server)
+            await service.attachMediaPlane(server)
             media = server
         }
 

@@ -86,7 +86,7 @@ extension MeetingService {
             records[key] = nil
             loggedPolicy[key] = nil
             mediaLogged[key] = nil
-            if let media = relayMedia {
+            if let media = mediaPlane {
                 let name = "\(key.tenant)/\(key.id)"
                 Task { await media.forgetEndToEndEncryptionObservation(meeting: name) }
             }

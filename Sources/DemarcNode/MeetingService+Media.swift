@@ -35,7 +35,7 @@ extension MeetingService {
     /// later forwards a frame that is not, so the report's "E2EE throughout" is the AND of
     /// what every node saw. In an `e2ee: required` meeting such frames are never forwarded.
     func recordMediaEncryption() async {
-        guard let media = relayMedia else { return }
+        guard let media = mediaPlane else { return }
         for (key, record) in records where record.nodes.contains(nodeID) {
             let name = "\(key.tenant)/\(key.id)"
             guard let observed = await media.endToEndEncryptionObserved(meeting: name) else { continue }

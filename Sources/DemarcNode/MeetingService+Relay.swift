@@ -99,7 +99,7 @@ extension MeetingService {
     /// Called from the reconcile loop: closes links the tree no longer has (or whose far end
     /// went silent), and, as the parent, opens the links the tree asks for.
     func reconcileRelays() async {
-        guard let plane = relayMedia else { return }
+        guard let plane = mediaPlane else { return }
         let desired = desiredRelayEdges()
         for (edge, open) in relayLinks {
             var silent = false
@@ -108,6 +108,8 @@ extension MeetingService {
             }
             if desired[edge] == nil || silent { await closeRelay(edge, reason: silent ? "far end silent" : "no longer in the relay tree") }
         }
+        // Retry times of edges the tree no longer has go with them.
+        relayRetryAt = relayRetryAt.filter { desired[$0.key] != nil }
         let now = ContinuousClock.now
         for (edge, record) in desired.sorted(by: { $0.key.description < $1.key.description })
         where edge.parent == nodeID && relayLinks[edge] == nil && (relayRetryAt[edge] ?? now) <= now {
@@ -123,7 +125,7 @@ extension MeetingService {
 
     func closeRelay(_ edge: RelayEdge, reason: String) async {
         guard let open = relayLinks.removeValue(forKey: edge) else { return }
-        await relayMedia?.closeRelay(open.linkID)
+        await mediaPlane?.closeRelay(open.linkID)
         metrics.relayLinksOpen.set(Int64(relayLinks.count))
         logger.notice("relay link closed", metadata: ["from": "\(edge.parent)", "to": "\(edge.child)", "reason": "\(reason)"])
         try? await append(.relayLinkClosed(from: open.from, to: open.to), tenant: edge.tenant, meeting: edge.meeting)
@@ -176,7 +178,7 @@ extension MeetingService {
     /// that ends here, and the policy must allow both ends; then it answers with its own
     /// key, signed, and opens the link. Returns the answer body and its signature.
     func acceptRelay(tenant: String, meeting: String, offerBody: [UInt8], from caller: String) async throws(MeetingError) -> (body: Data, signature: String) {
-        guard let plane = relayMedia else { throw MeetingError(.conflict, "no_media", "node \(nodeID) runs no SFU") }
+        guard let plane = mediaPlane else { throw MeetingError(.conflict, "no_media", "node \(nodeID) runs no SFU") }
         let offer: RelayOffer
         do { offer = try JSONDecoder().decode(RelayOffer.self, from: Data(offerBody)) } catch {
             throw .badRequest("the body is not a relay offer")

@@ -44,7 +44,7 @@ actor MeetingService {
     var mediaLogged: [Key: Bool] = [:]
     var draining = false
     /// The SFU, for relay links (issue 7) and E2EE observations; nil on a node without media.
-    var relayMedia: (any NodeMediaPlane)?
+    var mediaPlane: (any NodeMediaPlane)?
     /// Relay links open at this node, by tree edge.
     var relayLinks: [RelayEdge: OpenRelay] = [:]
     /// When to offer a link again after a failed attempt (the child may not hold the record yet).
@@ -76,7 +76,7 @@ actor MeetingService {
         for r in try store.all() { records[Key(tenant: r.tenant, id: r.id)] = r }
     }
 
-    func attachRelayMedia(_ plane: any NodeMediaPlane) { relayMedia = plane }
+    func attachMediaPlane(_ plane: any NodeMediaPlane) { mediaPlane = plane }
 
     // MARK: The view
 

@@ -199,8 +199,7 @@ import Testing
                                               "--url", url(leaves[0]), "--publisher", tokens[publisher]!,
                                               "--subscriber", tokens[farSubscriber]!, "--subscriber-url", url(leaves[1]),
                                               "--subscriber", tokens[middleSubscriber]!, "--subscriber-url", url(middle),
-                                              "--edge-node", leaves[1], "--edge-node", middle, "--meeting", "rounds",
-                                              "--rejoin-api", c.base(leaves[0]), "--rejoin-api", c.base(leaves[1]),
+                                              "--reconnect",
                                               "--seconds", "25", "--min-frames", "20", "--max-gap", "30",
                                               "--kill-pid", String(pid), "--kill-after", "2"])
         let verdicts = e2e.interopVerdict(failover.out)["subscribers"] as? [[String: Any]] ?? []
@@ -208,7 +207,8 @@ import Testing
         // The far subscriber stays connected: its media comes back once the tree is re-planned.
         let resumed = verdicts.first?["resumedAfterKillSeconds"] as? Double
         #expect(resumed != nil, "media did not resume after \(middle) died: \(failover.out)")
-        // The one whose edge died reconnects, driven by its client, at a surviving compliant node.
+        // The one whose edge died reconnects through the alternates its `joined` named: a
+        // survivor answers `reconnect` with its new edge, a surviving compliant node.
         let moved = verdicts.last ?? [:]
         #expect(leaves.contains(moved["rejoinedAt"] as? String ?? ""), "\(moved)")
         #expect(moved["resumedAfterKillSeconds"] as? Double != nil, "\(moved)")

@@ -59,7 +59,7 @@ extension MeetingService {
             logger.error("re-placement failed", metadata: ["error": "\(error)"])
             return
         }
-        _ = await distribute(record, policy: policy)
+        _ = await distribute(record, policy: policy, former: current.nodes + current.replicas)
         await announceLoad()
     }
 

@@ -226,5 +226,28 @@ import Testing
             }
         }
         #expect(e2e.metric(try await c.http("GET", "iad-1", "/metrics").text, "demarc_media_relay_datagrams_received") == 0)
+
+        // SIGTERM a surviving leaf while its subscriber receives: the node drains, the meeting
+        // moves to the last compliant node, and the subscriber is told `reconnect` there (it
+        // does not wait for its socket to drop).
+        let drained = leaves[1], remaining = leaves[0]
+        let leafPID = try #require(c.nodes[drained]?.process?.processIdentifier)
+        let assignments = try #require(await e2e.meeting(c, remaining, "rounds", token: admin)?["assignments"] as? [[String: Any]])
+        let onDrained = try #require(people.map(\.0).first { who in
+            who != publisher && assignments.contains { ($0["participant"] as? String) == "\(who)@tri.example" && ($0["edge"] as? String) == drained }
+        }, "nobody on \(drained): \(assignments)")
+        let drain = try c.runPythonStatus([LocalCluster.root.appendingPathComponent("Tests/Interop/interop.py").path,
+                                           "--url", url(remaining), "--publisher", tokens[publisher]!,
+                                           "--subscriber", tokens[onDrained]!, "--subscriber-url", url(drained), "--reconnect",
+                                           "--seconds", "14", "--min-frames", "20", "--max-gap", "30",
+                                           "--kill-pid", String(leafPID), "--kill-after", "2", "--kill-signal", "TERM"])
+        let drainedVerdict = (e2e.interopVerdict(drain.out)["subscribers"] as? [[String: Any]] ?? []).first ?? [:]
+        #expect(drainedVerdict["reconnectMessages"] as? Int ?? 0 >= 1, "no reconnect message during the drain: \(drain.out)")
+        #expect(drainedVerdict["rejoinedAt"] as? String == remaining, "\(drain.out)")
+        #expect(drainedVerdict["resumedAfterKillSeconds"] as? Double != nil, "\(drain.out)")
+        print("drain: the subscriber on \(drained) was told to reconnect and rejoined at \(remaining) "
+              + "\(drainedVerdict["signalingDroppedToRejoinedSeconds"] ?? "-") s later; media back \(drainedVerdict["resumedAfterKillSeconds"] ?? "never") s after SIGTERM")
+        try await c.eventually("\(drained) to exit after draining", within: .seconds(40)) { !(c.nodes[drained]?.process?.isRunning ?? false) }
+        #expect(c.nodes[drained]?.process?.terminationStatus == 0)
     }
 }

@@ -202,6 +202,7 @@ class Subscriber:
         self.rejoined_after = None
         self.rejoined_edge = None
         self.reconnects = 0
+        self.reconnect_messages = 0
         self.per_track = {}
         self.track_resolutions = {}
         self.pc.on("track", self.on_track)
@@ -251,6 +252,7 @@ class Subscriber:
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
                 await ws.send(json.dumps({"type": "subscriberAnswer", "sdp": self.pc.localDescription.sdp}))
             elif message["type"] == "reconnect" and self.reconnect:
+                self.reconnect_messages += 1
                 ws = await self.reconnect_elsewhere(token, stop, lost=url, edge=(message.get("edge") or {}).get("signaling"))
                 if ws is None:
                     return
@@ -328,6 +330,7 @@ class Subscriber:
             "relayDropped": self.relay.dropped if self.relay else 0,
             "signalingDroppedToRejoinedSeconds": self.rejoined_after,
             "reconnects": self.reconnects,
+            "reconnectMessages": self.reconnect_messages,
             "rejoinedAt": self.rejoined_edge,
             "relayRelayed": self.relay.relayed if self.relay else 0,
         }
@@ -352,6 +355,8 @@ async def main():
     parser.add_argument("--kill-pid", type=int, default=0,
                         help="SIGKILL this process (a relay node) once media flows, and report when media resumed")
     parser.add_argument("--kill-after", type=float, default=2)
+    parser.add_argument("--kill-signal", choices=["KILL", "TERM"], default="KILL",
+                        help="TERM: the node drains (its participants are told to reconnect) instead of dying")
     parser.add_argument("--reconnect", action="store_true",
                         help="subscribers follow `reconnect` messages and, when their edge drops, ask joined.alternates")
     args = parser.parse_args()
@@ -388,7 +393,7 @@ async def main():
     while time.monotonic() < measure_from + args.seconds:
         if args.kill_pid and killed_at is None and time.monotonic() >= measure_from + args.kill_after:
             import os, signal
-            os.kill(args.kill_pid, signal.SIGKILL)
+            os.kill(args.kill_pid, signal.SIGTERM if args.kill_signal == "TERM" else signal.SIGKILL)
             killed_at = time.monotonic()
         await asyncio.sleep(0.1)
     for subscriber in subscribers:  # gaps only count once media flows

@@ -12,14 +12,15 @@ import Testing
 
 /// A node's media + signaling on loopback, with a token key of its own.
 struct TestNode {
-    let key = Ed25519.PrivateKey()
+    let key: Ed25519.PrivateKey
     let media: MediaServer
     let signaling: RTCSignaling
 
-    init(node: [String: String] = ["region": "eu-de-fra", "jurisdiction": "DE"], leewaySeconds: Int64 = 30,
+    init(node: [String: String] = ["region": "eu-de-fra", "jurisdiction": "DE"], key: Ed25519.PrivateKey = .init(), leewaySeconds: Int64 = 30,
          admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in },
          observe: @escaping @Sendable (AdmissionRequest, SessionChange) async -> Void = { _, _ in },
          alternates: @escaping @Sendable (AdmissionRequest) async -> [[String: String]] = { _ in [] }) throws {
+        self.key = key
         var configuration = MediaServerConfiguration()
         configuration.bindHost = "127.0.0.1"
         media = try MediaServer(configuration: configuration)
@@ -169,6 +170,50 @@ struct ChromiumInteropTests {
 }
 
 extension ChromiumInteropTests {
+    /// The web client follows the server's `reconnect` (Tests/Interop/chromium_reconnect_check.py):
+    /// node A sends it away without an edge, so it asks the alternates `joined` listed (B); B is
+    /// not its edge and answers `reconnect` with C; at C it publishes and decodes again.
+    @Test func webClientReconnectsWhereTheServerSendsIt() async throws {
+        let key = Ed25519.PrivateKey()
+        actor Ports { var b = 0, c = 0; func set(b: Int? = nil, c: Int? = nil) { if let b { self.b = b }; if let c { self.c = c } } }
+        let ports = Ports()
+        let a = try TestNode(node: ["node": "A", "region": "eu-de-fra", "jurisdiction": "DE"], key: key,
+                             alternates: { _ in [["node": "B", "signaling": "ws://127.0.0.1:\(await ports.b)/v1/rtc"]] })
+        let b = try TestNode(node: ["node": "B", "region": "eu-ie-dub", "jurisdiction": "IE"], key: key, admit: { _ in
+            throw SignalingRedirect(edge: ["node": "C", "signaling": "ws://127.0.0.1:\(await ports.c)/v1/rtc"], reason: "your edge is C")
+        })
+        let c = try TestNode(node: ["node": "C", "region": "eu-ch-zrh", "jurisdiction": "CH"], key: key)
+        let browser = try a.token("browser@acme.example")
+        let ready = FileManager.default.temporaryDirectory.appendingPathComponent("demarc-reconnect-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: ready) }
+        try await a.application(webClient: true).test(.live) { clientA in
+            try await b.application().test(.live) { clientB in
+                try await c.application().test(.live) { clientC in
+                    let (pa, pb, pc) = (try #require(clientA.port), try #require(clientB.port), try #require(clientC.port))
+                    await ports.set(b: pb, c: pc)
+                    async let check = runPython("chromium_reconnect_check.py", [
+                        "--http-a", "http://localhost:\(pa)", "--url-c", "ws://127.0.0.1:\(pc)/v1/rtc",
+                        "--publisher-a", try a.token("pub-a@acme.example"), "--publisher-c", try a.token("pub-c@acme.example"),
+                        "--browser", browser, "--ready-file", ready,
+                    ])
+                    // Once Chromium decodes at A, A sends it away (as a drain or a re-placement would).
+                    var sent = false
+                    do {
+                        try await within(.seconds(90), "Chromium to decode at A") {
+                            while !FileManager.default.fileExists(atPath: ready) { try await Task.sleep(for: .milliseconds(50)) }
+                        }
+                        sent = await a.signaling.sessions.redirect(tenant: "acme", meeting: "m1", participant: "browser@acme.example",
+                                                                   SignalingRedirect(retryAfterMilliseconds: 200, reason: "this node is draining"))
+                    } catch {}
+                    let result = try await check
+                    print("chromium reconnect report: \(result.stdout)")
+                    #expect(sent, "the browser had no session at A to move")
+                    #expect(result.status == 0, "chromium_reconnect_check.py: \(result.stdout)\n\(result.stderr.suffix(3000))")
+                }
+            }
+        }
+    }
+
     struct EndToEndReport: Decodable {
         var failures: [String]
         var summary: [String: AnyJSON]?

@@ -11,29 +11,36 @@ extension MeetingService {
     /// second even without media, so this is more than one missed snapshot.
     static let relaySilenceForFailure: Double = 1.2
 
-    /// Nodes gossip suspects whose every relay link with this node has carried nothing for
-    /// `relaySilenceForFailure` (and was open at least that long): two independent signals
-    /// that the node is gone, so its meetings move without waiting for the suspicion timeout.
+    /// Nodes whose every relay link with this node has carried nothing for
+    /// `relaySilenceForFailure` (and was open at least that long), and which gossip suspects
+    /// or which do not answer a health check within half a second: two independent signals
+    /// that the node is gone, so its meetings move without waiting for gossip's verdict.
     func failedByRelayEvidence(suspects: Set<String>) async -> Set<String> {
-        guard let plane = mediaPlane, !suspects.isEmpty else { return [] }
-        var silent: [String: Bool] = [:]
+        guard let plane = mediaPlane, !relayLinks.isEmpty else { return [] }
+        var quiet: [String: Bool] = [:]
         let now = ContinuousClock.now
         for (edge, open) in relayLinks {
             let far = edge.parent == nodeID ? edge.child : edge.parent
-            guard suspects.contains(far) else { continue }
             let old = now - open.openedAt > .milliseconds(Int64(Self.relaySilenceForFailure * 1000))
             let alive = await plane.relayAlive(open.linkID, withinSeconds: Self.relaySilenceForFailure)
-            let quiet = old && !alive
-            silent[far] = (silent[far] ?? true) && quiet
+            quiet[far] = (quiet[far] ?? true) && old && !alive
         }
-        return Set(silent.filter(\.value).keys)
+        var failed: Set<String> = []
+        for (far, silent) in quiet where silent {
+            if suspects.contains(far) { failed.insert(far); continue }
+            // Gossip probes one member per period, so it may not have suspected the node yet:
+            // ask the node itself (a dead process refuses the connection at once).
+            guard let p = await peer(far) else { failed.insert(far); continue }
+            let answer = try? await client.call("GET", p, "/healthz", timeout: 0.5)
+            if answer?.status != 200 { failed.insert(far) }
+        }
+        return failed
     }
 
     /// Run often (every 250 ms): when a relay link has gone quiet and its far end is
-    /// suspect, reconcile now rather than at the next one-second tick.
+    /// suspect or unreachable, reconcile now rather than at the next one-second tick.
     func watchRelayLinks() async {
-        guard !relayLinks.isEmpty else { return }
-        guard let view = try? await placementView() else { return }
+        guard !relayLinks.isEmpty, let view = try? await placementView() else { return }
         let suspects = Set(view.nodes.filter { $0.health == .suspect }.map(\.id.rawValue))
         if !(await failedByRelayEvidence(suspects: suspects)).isEmpty { await reconcile() }
     }

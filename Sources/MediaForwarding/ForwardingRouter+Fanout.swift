@@ -65,14 +65,16 @@ extension ForwardingRouter.Track {
             reindexSubscriptions()
             return
         }
-        var position = 0
-        while position < receivers[layer].count {
-            let index = receivers[layer][position]
-            position += 1
-            if subscriptions[index].forward(layer: layer, header: header, packet: packet, clockRate: clockRate, now: now, into: &batch) {
-                counters.packetsForwarded += 1
+        // One uniqueness check of the subscriptions' storage per packet, not one per subscriber.
+        let receiving = receivers[layer]
+        var forwarded = 0
+        subscriptions.withUnsafeMutableBufferPointer { subscriptions in
+            for index in receiving
+            where subscriptions[index].forward(layer: layer, header: header, packet: packet, clockRate: clockRate, now: now, into: &batch) {
+                forwarded += 1
             }
         }
+        counters.packetsForwarded += forwarded
     }
 }
 

@@ -280,6 +280,7 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
 
     /// The timer: deferred keyframe requests, layer re-selection as measured bitrates move,
     /// active-speaker evaluation. Call at least every `activeSpeaker.evaluationInterval`.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func tick(now: Instant, into batch: inout ForwardingBatch) {
         for slot in tracks.indices where tracks[slot] != nil {
             for layer in tracks[slot]!.layers.indices {
@@ -297,13 +298,12 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         for slot in tracks.indices where tracks[slot]?.description.kind == .video {
             guard let index = tracks[slot]!.subscriptions.firstIndex(where: { $0.subscriber == subscriber }) else { continue }
             let layer = chooseLayer(slot: slot, subscriber: subscriber, now: now)
-            let subscription = tracks[slot]!.subscriptions[index]
-            if layer != subscription.target {
+            if layer != tracks[slot]!.subscriptions[index].target {
                 tracks[slot]!.subscriptions[index].target = layer
                 tracks[slot]!.reindexSubscriptions()
             }
             // Waiting for a keyframe: ask (again) — the requester throttles per layer.
-            if subscription.current != layer { requestKeyframe(slot: slot, layer: layer, now: now, into: &batch) }
+            if tracks[slot]!.subscriptions[index].current != layer { requestKeyframe(slot: slot, layer: layer, now: now, into: &batch) }
         }
     }
 
@@ -324,9 +324,10 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         guard let lowest = active.first else { return 0 }
         var videoCount = 0
         var audioCount = 0
-        for track in tracks {
-            guard let track, track.subscriptions.contains(where: { $0.subscriber == subscriber }) else { continue }
-            if track.description.kind == .video { videoCount += 1 } else { audioCount += 1 }
+        for index in tracks.indices {
+            guard let kind = tracks[index]?.description.kind,
+                  tracks[index]!.subscriptions.contains(where: { $0.subscriber == subscriber }) else { continue }
+            if kind == .video { videoCount += 1 } else { audioCount += 1 }
         }
         let share = (estimate - audioCount * configuration.audioReserveBitsPerSecond) / max(1, videoCount)
         return active.last(where: { $0.bps <= share })?.layer ?? lowest.layer

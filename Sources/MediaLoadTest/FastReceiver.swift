@@ -17,7 +17,7 @@ public enum LoadReceiveMode: Sendable, Equatable {
 
 /// What one subscriber's ``FastReceiver`` saw.
 struct FastReceiverTally: Sendable {
-    /// RTP datagrams (by the RFC 7983 / RFC 5761 first-byte and payload-type ranges), every one.
+    /// RTP datagrams (``PacketClassifier``: RFC 7983 / RFC 5761 first-byte and payload-type ranges), every one.
     var rtpPackets = 0
     var rtpBytes = 0
     /// Sampled packets that authenticated and decrypted, and those that did not.
@@ -53,19 +53,11 @@ final class FastReceiver: ChannelInboundHandler {
         tally.latencies.reserveCapacity(4_096)
     }
 
-    /// RTP rather than RTCP, STUN or DTLS: first byte 128–191 (RFC 7983 §7) and a second byte
-    /// whose low 7 bits are not RTCP's 64–95 (RFC 5761 §4).
-    static func isRTP(first: UInt8, second: UInt8) -> Bool {
-        (128...191).contains(first) && !(64...95).contains(second & 0x7F)
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         let buffer = envelope.data
-        guard buffer.readableBytes >= 12,
-              let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
-              let second = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self),
-              Self.isRTP(first: first, second: second) else {
+        // RTP, not RTCP, STUN or DTLS (RFC 7983 §7, RFC 5761 §4), by its first two bytes.
+        guard buffer.withUnsafeReadableBytes({ PacketClassifier.classify($0) }) == .rtp else {
             context.fireChannelRead(data)
             return
         }

@@ -23,6 +23,8 @@ struct FastReceiverTally: Sendable {
     /// Sampled packets that authenticated and decrypted, and those that did not.
     var decrypted = 0
     var decryptFailures = 0
+    /// Why the failed samples failed (an `SRTPError` case, or "short payload"), by count.
+    var failureReasons: [String: Int] = [:]
     /// Publisher send → this receiver's handler, of the decrypted samples, in milliseconds.
     var latencies: [Double] = []
 }
@@ -67,8 +69,16 @@ final class FastReceiver: ChannelInboundHandler {
         guard untilSample == 0 else { return }
         untilSample = sampleEvery
         var packet = Array(buffer.readableBytesView)
-        guard (try? inbound.unprotectRTP(&packet)) != nil, let header = try? RTPHeader.parse(packet), header.payloadLength >= 12 else {
+        do {
+            try inbound.unprotectRTP(&packet)
+        } catch {
             tally.decryptFailures += 1
+            tally.failureReasons["\(error)", default: 0] += 1
+            return
+        }
+        guard let header = try? RTPHeader.parse(packet), header.payloadLength >= 12 else {
+            tally.decryptFailures += 1
+            tally.failureReasons["short payload", default: 0] += 1
             return
         }
         tally.decrypted += 1
@@ -125,6 +135,7 @@ struct FastReceivers: Sendable {
             total.rtpBytes += tally.rtpBytes
             total.decrypted += tally.decrypted
             total.decryptFailures += tally.decryptFailures
+            total.failureReasons.merge(tally.failureReasons, uniquingKeysWith: +)
             total.latencies += tally.latencies
         }
         return total

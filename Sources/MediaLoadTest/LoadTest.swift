@@ -71,8 +71,12 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
     /// timed); `received` then counts RTP datagrams, of which `decryptedSamples` authenticated
     /// and decrypted and `sampleDecryptFailures` did not. Nil: every packet was decrypted.
     public var sampledEvery: Int?
+    /// Times the SFU thread was preempted (involuntary context switches) during the run.
+    public var sfuPreemptions: Int?
     public var decryptedSamples = 0
     public var sampleDecryptFailures = 0
+    /// Why those failed, by reason.
+    public var sampleFailureReasons: [String: Int] = [:]
 
     /// RTP packets the SFU forwarded per second of wall-clock time over the run.
     public var sfuForwardedPerSecond: Double { seconds > 0 ? Double(sfuForwarded) / seconds : 0 }
@@ -92,14 +96,15 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
             SFU\(relayHop ? " (subscribers' node)" : ""): \(statistics.rtpForwarded) RTP forwarded\(relayHop ? ", \(statistics.relayRTPForwarded) RTP over the relay link" : ""), \(statistics.srtpFailures) SRTP failures, \(statistics.datagramsReceived) datagrams in, \(statistics.datagramsSent) out
             SFU thread\(sfuPinned.map { " (pinned to CPU \($0))" } ?? ""): \(String(format: "%.2f", sfuCPUSeconds)) s CPU = \(String(format: "%.1f", sfuCorePercent)) % of a core, \(String(format: "%.3f", subscribers > 0 ? sfuCorePercent / Double(subscribers) : 0)) % per subscriber; \(Int(packetsPerSFUCoreSecond)) packets out per SFU-core-second
             SFU forwarding delay (packet unprotected → last subscriber's write flushed): p50 \(String(format: "%.3f", forwardingDelayP50)) ms, p99 \(String(format: "%.3f", forwardingDelayP99)) ms
-            SFU out, wall clock: \(Int(sfuForwardedPerSecond)) packets/s
+            SFU out, wall clock: \(Int(sfuForwardedPerSecond)) packets/s; SFU thread preempted \(sfuPreemptions.map { "\($0)" } ?? "?") times
             """ + receiveDescription
     }
 
     private var receiveDescription: String {
         guard let sampledEvery else { return "\nreceivers: every delivered packet SRTP-decrypted and timed" }
+        let reasons = sampleFailureReasons.isEmpty ? "" : " [" + sampleFailureReasons.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "]"
         let share = received > 0 ? Double(decryptedSamples + sampleDecryptFailures) / Double(received) * 100 : 0
-        return "\nreceivers: every RTP datagram counted; 1 in \(sampledEvery) SRTP-decrypted and timed (\(decryptedSamples) decrypted, \(sampleDecryptFailures) failed = \(String(format: "%.2f", share)) % of delivered); latency is of the decrypted sample"
+        return "\nreceivers: every RTP datagram counted; 1 in \(sampledEvery) SRTP-decrypted and timed (\(decryptedSamples) decrypted, \(sampleDecryptFailures) failed\(reasons) = \(String(format: "%.2f", share)) % of delivered); latency is of the decrypted sample"
     }
 }
 
@@ -196,6 +201,7 @@ public enum LoadTest {
             var streams: [[SentStream]] = publishers.map { _, ssrc in SentStream.streams(for: configuration, ssrc: ssrc) }
             try await server.recordForwardingDelays()
             let cpuBefore = try await server.onMediaThread { threadCPUSeconds() }
+            let preemptedBefore = try await server.onMediaThread { involuntaryContextSwitches() }
             let forwardedBefore = await server.statistics().rtpForwarded
             let start = clock.now
             var sent = 0
@@ -223,6 +229,7 @@ public enum LoadTest {
             // Let the last packets drain (a bounded grace period), then stop the receivers.
             try await clock.sleep(for: .milliseconds(300))
             let cpuAfter = try await server.onMediaThread { threadCPUSeconds() }
+            let preemptedAfter = try await server.onMediaThread { involuntaryContextSwitches() }
             let delays = try await server.takeForwardingDelays().sorted()
             for peer in subscribers { peer.stopReceiving() }
             var latencies: [Double] = []
@@ -236,6 +243,7 @@ public enum LoadTest {
                 report.sampledEvery = every
                 report.decryptedSamples = tally.decrypted
                 report.sampleDecryptFailures = tally.decryptFailures
+                report.sampleFailureReasons = tally.failureReasons
             }
             latencies.sort()
             report.sent = sent
@@ -251,6 +259,7 @@ public enum LoadTest {
             report.statistics = await far.statistics()
             report.relayHop = configuration.relayHop
             report.sfuCPUSeconds = cpuAfter - cpuBefore
+            if let preemptedBefore, let preemptedAfter { report.sfuPreemptions = preemptedAfter - preemptedBefore }
             report.sfuForwarded = await server.statistics().rtpForwarded - forwardedBefore
             report.subscribers = subscribers.count
             report.sfuPinned = pinned

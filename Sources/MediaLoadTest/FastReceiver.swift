@@ -20,7 +20,7 @@ struct FastReceiverTally: Sendable {
     /// RTP datagrams (``PacketClassifier``: RFC 7983 / RFC 5761 first-byte and payload-type ranges), every one.
     var rtpPackets = 0
     var rtpBytes = 0
-    /// Sampled packets that authenticated and decrypted, and those that did not.
+    /// Sampled packets (and each stream's first) that authenticated and decrypted, and those that did not.
     var decrypted = 0
     var decryptFailures = 0
     /// Why the failed samples failed (an `SRTPError` case, or "short payload"), by count.
@@ -35,8 +35,9 @@ struct FastReceiverTally: Sendable {
 ///
 /// Counting is honest but not a decryption of everything: every RTP datagram is counted, and
 /// each `sampleEvery`-th is copied, SRTP-unprotected with the subscriber's own context (a
-/// failure is counted, never hidden) and timestamped from the send time in its payload.
-/// SRTP's index estimate copes with the gaps (RFC 3711 §3.3.1: up to 2^15 packets).
+/// failure is counted, never hidden) and timestamped from the send time in its payload;
+/// so is each packet of a stream until one of it authenticates. SRTP's index estimate
+/// copes with the gaps after that (RFC 3711 §3.3.1: up to 2^15 packets).
 final class FastReceiver: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias InboundOut = AddressedEnvelope<ByteBuffer>
@@ -46,6 +47,8 @@ final class FastReceiver: ChannelInboundHandler {
     private let origin: ContinuousClock.Instant
     private(set) var tally = FastReceiverTally()
     private var untilSample: Int
+    /// SSRCs of which a packet has authenticated.
+    private var established: Set<UInt32> = []
 
     init(inbound: SRTPContext, sampleEvery: Int, origin: ContinuousClock.Instant) {
         self.inbound = inbound
@@ -66,8 +69,14 @@ final class FastReceiver: ChannelInboundHandler {
         tally.rtpPackets += 1
         tally.rtpBytes += buffer.readableBytes
         untilSample -= 1
-        guard untilSample == 0 else { return }
-        untilSample = sampleEvery
+        // A stream's packets are decrypted until one authenticates: the SRTP context learns
+        // its rollover counter from there (RFC 3711 §3.3.1). A first sample taken after the
+        // sender's sequence number wrapped would otherwise be guessed at ROC 0 and never
+        // authenticate.
+        let ssrc = buffer.getInteger(at: buffer.readerIndex + 8, as: UInt32.self) ?? 0
+        let unseen = !established.contains(ssrc)
+        guard untilSample == 0 || unseen else { return }
+        if untilSample == 0 { untilSample = sampleEvery }
         var packet = Array(buffer.readableBytesView)
         do {
             try inbound.unprotectRTP(&packet)
@@ -76,6 +85,7 @@ final class FastReceiver: ChannelInboundHandler {
             tally.failureReasons["\(error)", default: 0] += 1
             return
         }
+        established.insert(ssrc)
         guard let header = try? RTPHeader.parse(packet), header.payloadLength >= 12 else {
             tally.decryptFailures += 1
             tally.failureReasons["short payload", default: 0] += 1

@@ -5,7 +5,7 @@ import NIOCore
 /// How the load generator's subscribers take in what the SFU sends them.
 public enum LoadReceiveMode: Sendable, Equatable {
     /// Every datagram goes through an `AsyncStream` to a Swift task that SRTP-decrypts it
-    /// and timestamps it: exact, but one core of it tops out at ~40,000 packets/s, far below
+    /// and timestamps it: exact, but one core of it tops out at ~40,000–50,000 packets/s, below
     /// what the SFU sends at issue 6's load.
     case decryptEvery
     /// ``FastReceiver``: each subscriber's socket is read in batches (`recvmmsg`) by a channel

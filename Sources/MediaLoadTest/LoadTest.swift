@@ -26,7 +26,7 @@ public struct LoadTestConfiguration: Sendable {
     public var sfuCPU: Int?
     public var shape = LoadShape.singleStream
     /// How subscribers receive: every packet decrypted by a Swift task, or counted on the
-    /// event loop with a decrypted sample (``FastReceiver``), for loads above ~40,000/s.
+    /// event loop with a decrypted sample (``FastReceiver``), for loads above ~40,000–50,000/s.
     public var receiveMode = LoadReceiveMode.decryptEvery
 
     public init() {}

@@ -284,7 +284,8 @@ async function onMessage(message, prepared) {
       demarc.meeting = message.meeting;
       showNode(message.node);
       loadRelayTree();
-      log(`joined ${message.meeting} as ${message.participant}`);
+      log(`joined ${message.meeting} as ${message.participant}` +
+          (message.expiresAt ? `; the session ends at ${new Date(message.expiresAt * 1000).toLocaleTimeString()} (the token's expiry)` : ""));
       startEndToEndEncryption(prepared, message);
       if (message.e2ee?.required && !demarc.e2ee && e2eeChoice !== "0" && !e2eeTestPlaintext) { log("not publishing: end-to-end encryption is required"); break; }
       try { await startPublishing(); } catch (error) { log("not publishing: " + error); }
@@ -335,6 +336,7 @@ async function onMessage(message, prepared) {
     case "error":
       // These end the session for good: reconnecting elsewhere would be refused the same way.
       if (["token_expired", "invalid_token", "unauthenticated", "forbidden"].includes(message.code)) demarc.stopped = true;
+      if (message.code === "token_expired") $("banner").textContent = "The session ended: its token expired. Join again with a new token.";
       demarc.errors.push(message.code);
       log(`error ${message.code}: ${message.message}`);
       break;

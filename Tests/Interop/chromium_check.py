@@ -65,6 +65,21 @@ class WebDriver:
                 pass
 
 
+async def start_chromium():
+    """Starts chromedriver on a free port and a headless Chromium session; returns (process, driver)."""
+    port = free_port()
+    process = subprocess.Popen(["chromedriver", f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = WebDriver(port)
+    for _ in range(100):
+        try:
+            driver.call("GET", "/status")
+            break
+        except Exception:
+            await asyncio.sleep(0.1)
+    await asyncio.to_thread(driver.start)
+    return process, driver
+
+
 STATS = """
 const done = arguments[arguments.length - 1];
 const d = window.demarc;
@@ -97,19 +112,10 @@ async def main():
     stop = asyncio.Event()
     run = asyncio.ensure_future(subscriber.run(ws_url, args.subscriber, stop))
 
-    port = free_port()
-    driver_process = subprocess.Popen(["chromedriver", f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    driver = WebDriver(port)
+    driver_process, driver = await start_chromium()
     result = {"frames": 0}
     failures = []
     try:
-        for _ in range(100):
-            try:
-                driver.call("GET", "/status")
-                break
-            except Exception:
-                await asyncio.sleep(0.1)
-        await asyncio.to_thread(driver.start)
         await asyncio.to_thread(driver.navigate, f"{args.http}/index.html?token={args.browser}" + ("&simulcast=1" if args.simulcast else ""))
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:

@@ -14,11 +14,10 @@ banner naming C's jurisdiction. Prints a JSON verdict.
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 
-from chromium_check import WebDriver, free_port
+from chromium_check import start_chromium
 from interop import publish
 
 STATE = """
@@ -55,19 +54,10 @@ async def main():
     url_a = args.http_a.replace("http://", "ws://") + "/v1/rtc"
     publishers = [await publish(url_a, args.publisher_a), await publish(args.url_c, args.publisher_c)]
 
-    port = free_port()
-    driver_process = subprocess.Popen(["chromedriver", f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    driver = WebDriver(port)
+    driver_process, driver = await start_chromium()
     failures = []
     at_a = at_c = {}
     try:
-        for _ in range(100):
-            try:
-                driver.call("GET", "/status")
-                break
-            except Exception:
-                await asyncio.sleep(0.1)
-        await asyncio.to_thread(driver.start)
         await asyncio.to_thread(driver.navigate, f"{args.http_a}/index.html?token={args.browser}")
         ok, at_a = await wait_for(driver, lambda s: s.get("node") == "A" and s.get("frames", 0) > 10, 45)
         if not ok:

@@ -65,7 +65,7 @@ public enum JanusLoadTest {
                     }
                     let offer = try SessionDescription.parse(offerText)
                     let peer = try await SyntheticPeer.make(host: options.peerHost)
-                    _ = try await session.message(handle, ["request": "start"], jsep: .init(type: "answer", sdp: peer.subscriberAnswer(to: offer)))
+                    _ = try await session.message(handle, ["request": "start"], jsep: .init(type: "answer", sdp: try peer.fullICESubscriberAnswer(to: offer)))
                     try await session.trickleCompleted(handle)
                     try await peer.connectFullICE(remote: offer)
                     subscribers.append(peer)

@@ -38,6 +38,24 @@ extension SyntheticPeer {
         try await promise.futureResult.get()
     }
 
+    /// ``subscriberAnswer(to:fingerprint:)`` for a server that also writes the transport at
+    /// session level (Janus puts `a=fingerprint` there, and reads it from there first): the
+    /// session-level ICE credentials, fingerprint and setup are ours too.
+    public func fullICESubscriberAnswer(to offer: SessionDescription) throws -> String {
+        var answer = try SessionDescription.parse(subscriberAnswer(to: offer))
+        answer.attributes = answer.attributes.compactMap { attribute in
+            switch attribute.name {
+            case "setup": SDPAttribute("setup", "active")
+            case "ice-ufrag": SDPAttribute("ice-ufrag", ufrag)
+            case "ice-pwd": SDPAttribute("ice-pwd", password)
+            case "fingerprint": SDPAttribute("fingerprint", "sha-256 \(fingerprint)")
+            case "candidate", "end-of-candidates", "ice-options": nil
+            default: attribute
+            }
+        }
+        return answer.serialized()
+    }
+
     /// This peer's socket as an `a=candidate` value, advertising `host` (the address the
     /// server can reach us at: our socket may be bound to 0.0.0.0).
     public func hostCandidate(host: String) -> String {

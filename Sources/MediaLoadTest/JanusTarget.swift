@@ -49,7 +49,7 @@ public enum JanusLoadTest {
                 let publisher = try await SyntheticPeer.make(host: options.peerHost)
                 let offer = configuration.shape == .singleStream
                     ? publisher.publisherOffer(ssrc: ssrc, rtxSSRC: ssrc + 1)
-                    : publisher.simulcastPublisherOffer(audioSSRC: ssrc + SentStream.audioSSRCOffset)
+                    : janusSimulcastOrder(publisher.simulcastPublisherOffer(audioSSRC: ssrc + SentStream.audioSSRCOffset))
                 _ = try await session.message(handle, ["request": "configure", "audio": true, "video": true],
                                               jsep: .init(type: "offer", sdp: offer))
                 let answer = try await nextJanusEvent(events, "Janus's answer to the publisher") { $0.jsep?.type == "answer" ? $0.jsep?.sdp : nil }
@@ -148,6 +148,14 @@ public enum JanusLoadTest {
         result.derive()
         await tearDown(session, rooms, publishers.map(\.0) + subscribers)
         return result
+    }
+
+    /// The same three layers, announced highest first: Janus takes a rid offer's layers in
+    /// SDP order as high, medium, low (janus-gateway PR #2385 describes the assumption), so
+    /// the lowest-first order our SFU is offered would make its "highest" substream `l`.
+    static func janusSimulcastOrder(_ offer: String) -> String {
+        offer.replacingOccurrences(of: "a=rid:l send\r\na=rid:m send\r\na=rid:h send\r\na=simulcast:send l;m;h",
+                                   with: "a=rid:h send\r\na=rid:m send\r\na=rid:l send\r\na=simulcast:send h;m;l")
     }
 
     private static func tearDown(_ session: JanusSession, _ rooms: [(handle: UInt64, room: UInt64)], _ peers: [SyntheticPeer]) async {

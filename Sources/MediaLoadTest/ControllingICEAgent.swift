@@ -120,6 +120,7 @@ public struct ControllingICEAgent<Instant: InstantProtocol>: Sendable where Inst
             candidates.removeAll()
             directives.append(.failed)
         }
+        if selected != nil, lastKeepalive == nil { lastKeepalive = now }  // the consent clock starts at the first tick after connecting
         if let selected, let last = lastKeepalive, last.duration(to: now) >= configuration.keepaliveInterval,
            !checks.contains(where: { $0.to == selected }) {
             lastKeepalive = now

@@ -18,7 +18,12 @@ kbps="${KBPS:-2500}"
 tool=.build/release/demarc-loadtest
 [ -x "$tool" ] || swift build -c release --product demarc-loadtest
 janus_pid="$(Benchmarks/janus/start-janus.sh 0)"
-trap 'kill "$janus_pid" 2>/dev/null || true' EXIT
+stop_janus() {
+  kill "$janus_pid" 2>/dev/null || return 0
+  for _ in $(seq 1 30); do kill -0 "$janus_pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$janus_pid" 2>/dev/null || true
+}
+trap stop_janus EXIT
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); janus pid $janus_pid"
 results=()
 for n in "${subscribers[@]}"; do

@@ -54,8 +54,8 @@ public enum JanusLoadTest {
                                               jsep: .init(type: "offer", sdp: offer))
                 let answer = try await nextJanusEvent(events, "Janus's answer to the publisher") { $0.jsep?.type == "answer" ? $0.jsep?.sdp : nil }
                 try await session.trickleCompleted(handle)
-                try await publisher.connectFullICE(remote: try SessionDescription.parse(answer))
                 publishers.append((publisher, ssrc))
+                try await publisher.connectFullICE(remote: try SessionDescription.parse(answer))
 
                 for index in 0..<configuration.subscribersPerMeeting {
                     let (handle, events) = try await session.attachVideoRoom()
@@ -65,10 +65,10 @@ public enum JanusLoadTest {
                     }
                     let offer = try SessionDescription.parse(offerText)
                     let peer = try await SyntheticPeer.make(host: options.peerHost)
+                    subscribers.append(peer)  // closed by the tear-down below if anything fails
                     _ = try await session.message(handle, ["request": "start"], jsep: .init(type: "answer", sdp: try peer.fullICESubscriberAnswer(to: offer)))
                     try await session.trickleCompleted(handle)
                     try await peer.connectFullICE(remote: offer)
-                    subscribers.append(peer)
                 }
             }
         } catch {

@@ -85,7 +85,8 @@ final class FullICEHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundOut = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private unowned let peer: SyntheticPeer
+    /// Weak: the peer owns the channel that owns this handler.
+    private weak var peer: SyntheticPeer?
     private var agent: ControllingICEAgent<ContinuousClock.Instant>
     private let dtls: DTLSConnection
     private let fingerprint: SDPFingerprint
@@ -166,7 +167,7 @@ final class FullICEHandler: ChannelInboundHandler, @unchecked Sendable {
                 write(bytes, to: address)
             case .connected(let address):
                 selected = address
-                peer.server = address.socketAddress
+                peer?.server = address.socketAddress
                 if dtls.role == .client, !finished {
                     do { try dtls.start() } catch { fail(error) }
                     initialFlight = dtls.takeOutgoingDatagrams()
@@ -190,6 +191,7 @@ final class FullICEHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         flushDTLS(to: selected ?? source)
         guard dtls.isHandshakeComplete, !finished else { return }
+        guard let peer else { return }
         do {
             peer.srtp = try DTLSSRTP.establish(dtls, peerFingerprint: fingerprint)
             if peer.server == nil { peer.server = (selected ?? source).socketAddress }

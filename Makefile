@@ -10,7 +10,7 @@ APT_PACKAGES := libsodium-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev p
 PROTO_FILES := $(shell find proto -name '*.proto')
 GEN_DIR := Sources/CControlPlane
 
-.PHONY: demo test deps pydeps testdeps build release proto bench clean
+.PHONY: demo test deps pydeps testdeps build release proto bench bench-janus clean
 
 ## Install Debian packages that are missing (checked with dpkg, so a second run is a no-op).
 define apt_install
@@ -72,6 +72,14 @@ proto: deps
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+
+## Issue 6's media benchmark side by side with Janus (Debian's janus, installed only for
+## this target): Benchmarks/media-vs-janus.sh at 10, 50 and 100 subscribers.
+BENCH_JANUS_APT_PACKAGES := janus curl
+bench-janus: deps
+	$(call apt_install,$(BENCH_JANUS_APT_PACKAGES))
+	$(SWIFT) build -c release --product demarc-loadtest
+	Benchmarks/media-vs-janus.sh $(SUBSCRIBERS)
 
 clean:
 	rm -rf .build .build-*

@@ -257,6 +257,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MediaLoadTestTests",
+            dependencies: ["MediaLoadTest", "MediaCore", "MediaPackets"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MediaSignalingTests",
             dependencies: [
                 "MediaSignaling", "MediaNIO", "MediaNegotiation", "MediaLoadTest", "AccessTokens", "SodiumWrapper", "DemarcTestSupport",

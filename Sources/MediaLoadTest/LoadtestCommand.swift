@@ -25,28 +25,20 @@ public struct LoadtestCommand: AsyncParsableCommand {
     @Option(help: "Send issue 6's publisher instead: VP8 in 3 simulcast layers at this many kbit/s in total, plus Opus (--rate is then ignored).")
     var simulcastKbps: Int?
     @Flag(help: "Measure SRTP protect/unprotect alone, per profile (thread CPU time), and exit.") var srtpOnly = false
-<<<<<<< HEAD
     @Option(help: "Receivers count every packet on the event loop and SRTP-decrypt (and time) only every Nth: for loads above ~40,000 packets/s (default: decrypt every packet in a task).")
     var sampleEvery: Int?
-=======
     @Option(help: "Which media server to load: demarc (in-process, the default) or janus (a running Janus VideoRoom, see --janus-url).")
     var target = LoadTarget.demarc
     @Option(help: "Janus's HTTP API (start one with Benchmarks/janus/start-janus.sh).") var janusUrl = "http://127.0.0.1:8088/janus"
     @Option(help: "Janus's process id, for its CPU time (default: the one process named janus).") var janusPid: Int32?
->>>>>>> helper/janus
 
     public init() {}
 
     public func validate() throws {
-<<<<<<< HEAD
-        guard meetings >= 1, subscribers >= 1, rate >= 100, (12...1_400).contains(payload), seconds >= 1, (simulcastKbps ?? 100) >= 100, (sampleEvery ?? 1) >= 1 else {
-            throw ValidationError("need --meetings ≥ 1, --subscribers ≥ 1, --rate ≥ 100, --payload 12…1400, --seconds ≥ 1, --simulcast-kbps ≥ 100, --sample-every ≥ 1")
-=======
         if target == .janus, relayHop || sfuCpu != nil { throw ValidationError("--relay-hop and --sfu-cpu apply to --target demarc only (pin Janus with taskset)") }
         if target == .janus, URL(string: janusUrl)?.scheme == nil { throw ValidationError("--janus-url \(janusUrl) is not a URL") }
-        guard meetings >= 1, subscribers >= 1, rate >= 100, (12...1_400).contains(payload), seconds >= 1, (simulcastKbps ?? 100) >= 100 else {
-            throw ValidationError("need --meetings ≥ 1, --subscribers ≥ 1, --rate ≥ 100, --payload 12…1400, --seconds ≥ 1, --simulcast-kbps ≥ 100")
->>>>>>> helper/janus
+        guard meetings >= 1, subscribers >= 1, rate >= 100, (12...1_400).contains(payload), seconds >= 1, (simulcastKbps ?? 100) >= 100, (sampleEvery ?? 1) >= 1 else {
+            throw ValidationError("need --meetings ≥ 1, --subscribers ≥ 1, --rate ≥ 100, --payload 12…1400, --seconds ≥ 1, --simulcast-kbps ≥ 100, --sample-every ≥ 1")
         }
     }
 

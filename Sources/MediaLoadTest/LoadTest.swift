@@ -24,6 +24,9 @@ public struct LoadTestConfiguration: Sendable {
     /// the process kept off it (`taskset -c 1 demarc loadtest --sfu-cpu 0`) "per core" means
     /// the SFU alone. Nil leaves scheduling to the kernel.
     public var sfuCPU: Int?
+    /// With `relayHop`, pins the far (subscribers') server's event-loop thread to this CPU;
+    /// its thread CPU time is measured either way (the receiving side of the link).
+    public var farCPU: Int?
     public var shape = LoadShape.singleStream
 
     public init() {}
@@ -64,6 +67,15 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
     public var forwardingDelayP99 = 0.0
     /// Whether the SFU thread was pinned as asked.
     public var sfuPinned: Int?
+    /// With a relay hop, the far server's thread: its CPU time over the run, and the RTP it
+    /// received over the link (opened, remapped, routed) and forwarded to its subscribers.
+    public var farCPUSeconds = 0.0
+    public var farRelayReceived = 0
+    public var farForwarded = 0
+    public var farPinned: Int?
+    /// Relay packets received per second of one core on the far server (open + route +
+    /// protect + send to its subscribers).
+    public var relayReceivedPerFarCoreSecond: Double { farCPUSeconds > 0 ? Double(farRelayReceived) / farCPUSeconds : 0 }
 
     /// Packets the SFU could forward per second of one core at the measured cost per packet.
     public var packetsPerSFUCoreSecond: Double { sfuCPUSeconds > 0 ? Double(sfuForwarded) / sfuCPUSeconds : 0 }
@@ -80,7 +92,7 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
             SFU\(relayHop ? " (subscribers' node)" : ""): \(statistics.rtpForwarded) RTP forwarded\(relayHop ? ", \(statistics.relayRTPForwarded) RTP over the relay link" : ""), \(statistics.srtpFailures) SRTP failures, \(statistics.datagramsReceived) datagrams in, \(statistics.datagramsSent) out
             SFU thread\(sfuPinned.map { " (pinned to CPU \($0))" } ?? ""): \(String(format: "%.2f", sfuCPUSeconds)) s CPU = \(String(format: "%.1f", sfuCorePercent)) % of a core, \(String(format: "%.3f", subscribers > 0 ? sfuCorePercent / Double(subscribers) : 0)) % per subscriber; \(Int(packetsPerSFUCoreSecond)) packets out per SFU-core-second
             SFU forwarding delay (packet unprotected → last subscriber's write flushed): p50 \(String(format: "%.3f", forwardingDelayP50)) ms, p99 \(String(format: "%.3f", forwardingDelayP99)) ms
-            """
+            """ + (relayHop ? "\nfar server thread\(farPinned.map { " (pinned to CPU \($0))" } ?? ""): \(String(format: "%.2f", farCPUSeconds)) s CPU for \(farRelayReceived) RTP received over the link and \(farForwarded) forwarded: \(Int(relayReceivedPerFarCoreSecond)) relayed packets received per far-core-second" : "")
     }
 }
 
@@ -105,7 +117,16 @@ public enum LoadTest {
             pinned = cpu
         }
         // With a relay hop, subscribers connect to a second server linked to the first.
-        let far = configuration.relayHop ? try MediaServer(configuration: media) : server
+        let farLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { farLoops.shutdownGracefully { _ in } }
+        let far = configuration.relayHop ? try MediaServer(configuration: media, eventLoop: farLoops.next()) : server
+        var farPinned: Int?
+        if configuration.relayHop, let cpu = configuration.farCPU {
+            guard let tid = try await far.onMediaThread({ currentThreadID() }), pin(thread: tid, to: cpu) else {
+                throw SyntheticPeerError("could not pin the far server's thread to CPU \(cpu) (taskset -p)")
+            }
+            farPinned = cpu
+        }
         let clock = ContinuousClock()
         let origin = clock.now
         return try await withThrowingTaskGroup(of: LoadTestReport?.self) { group in
@@ -173,6 +194,8 @@ public enum LoadTest {
             try await server.recordForwardingDelays()
             let cpuBefore = try await server.onMediaThread { threadCPUSeconds() }
             let forwardedBefore = await server.statistics().rtpForwarded
+            let farCPUBefore = configuration.relayHop ? try await far.onMediaThread { threadCPUSeconds() } : 0
+            let farBefore = await far.statistics()
             let start = clock.now
             var sent = 0
             while start.duration(to: clock.now) < configuration.duration {
@@ -199,6 +222,7 @@ public enum LoadTest {
             // Let the last packets drain (a bounded grace period), then stop the receivers.
             try await clock.sleep(for: .milliseconds(300))
             let cpuAfter = try await server.onMediaThread { threadCPUSeconds() }
+            let farCPUAfter = configuration.relayHop ? try await far.onMediaThread { threadCPUSeconds() } : 0
             let delays = try await server.takeForwardingDelays().sorted()
             for peer in subscribers { peer.stopReceiving() }
             var latencies: [Double] = []
@@ -221,6 +245,13 @@ public enum LoadTest {
             report.sfuForwarded = await server.statistics().rtpForwarded - forwardedBefore
             report.subscribers = subscribers.count
             report.sfuPinned = pinned
+            if configuration.relayHop {
+                let farAfter = await far.statistics()
+                report.farCPUSeconds = farCPUAfter - farCPUBefore
+                report.farRelayReceived = farAfter.relayRTPForwarded - farBefore.relayRTPForwarded
+                report.farForwarded = farAfter.rtpForwarded - farBefore.rtpForwarded
+                report.farPinned = farPinned
+            }
             if !delays.isEmpty {
                 report.forwardingDelayP50 = Double(delays[delays.count / 2]) / 1e6
                 report.forwardingDelayP99 = Double(delays[min(delays.count - 1, delays.count * 99 / 100)]) / 1e6

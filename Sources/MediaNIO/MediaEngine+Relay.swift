@@ -378,10 +378,13 @@ extension MediaEngine {
             switch rtcp {
             case .nack(let nack):
                 guard let cache = link.outgoingCache[nack.mediaSSRC] else { continue }
-                let sequences = nack.pairs.flatMap(Self.sequenceNumbers)
-                link.congestion.packetsNACKed(sequences.count)
-                for sequence in sequences {
+                // Only what was sent counts as lost: a gap the sender made on purpose (a layer
+                // not wanted, or waiting for its keyframe) is not the link's loss.
+                var lost = 0
+                defer { link.congestion.packetsNACKed(lost) }
+                for sequence in nack.pairs.flatMap(Self.sequenceNumbers) {
                     guard let bytes = cache.withPacket(sequenceNumber: sequence, { Array($0) }) else { continue }
+                    lost += 1
                     statistics.relayRTPRetransmitted += 1
                     sendRelay(bytes, kind: .rtp, over: link)
                 }

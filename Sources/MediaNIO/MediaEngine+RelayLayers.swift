@@ -64,6 +64,11 @@ extension MediaEngine {
                     if let wanted = other.wanted { layers.formUnion(wanted[localID] ?? []) } else { layers.formUnion(0..<count) }
                 }
                 if !layers.isEmpty { wants.append(RelayLayerWant(id: farID, layers: layers.sorted())) }
+                // A layer not asked for stops crossing on purpose: its loss detection starts
+                // afresh when it is wanted again, rather than NACKing the gap.
+                if let track = meeting.tracks[localID] {
+                    for layer in 0..<count where !layers.contains(layer) { forgetLossDetection(of: track, layer: layer, link: link, meeting: meeting) }
+                }
             }
         }
         return wants
@@ -85,6 +90,7 @@ extension MediaEngine {
             meeting.relay.originRates[localID] = rate.bitrates
             let previous = link.ratesAvailable[localID]
             for (layer, bitrate) in rate.bitrates.enumerated() where layer < max(1, track.layers.count) {
+                if !rate.carried[layer] { forgetLossDetection(of: track, layer: layer, link: link, meeting: meeting) }
                 if bitrate > 0, !rate.carried[layer] {
                     meeting.router.recordRelayedLayer(track.trackID, layer: layer, bytes: Int(Double(bitrate) * seconds / 8), now: time)
                 } else if bitrate == 0, previous?[layer] ?? true {
@@ -93,6 +99,12 @@ extension MediaEngine {
             }
             link.ratesAvailable[localID] = rate.bitrates.map { $0 > 0 }
         }
+    }
+
+    /// Drops the link's NACK generator of a layer the far side does not send now.
+    func forgetLossDetection(of track: PublishedTrack, layer: Int, link: RelayLink, meeting: MeetingState) {
+        guard let local = relaySSRC(of: track, layer: layer, in: meeting), let far = link.farSSRC[local] else { return }
+        link.nackGenerators[far] = nil
     }
 
     // MARK: Sending side: what the far side needs

@@ -238,4 +238,40 @@ struct RelayScaleAndLayerTests {
             await bob.close()
         }
     }
+
+    /// A link losing every 5th datagram A→B: A's loss estimate from B's link NACKs rises, the
+    /// link's layer ceiling drops (the highest layer first), B hears the dropped layer is
+    /// gone and its subscriber stops wanting it.
+    @Test func aLossyLinkDropsItsHighestLayer() async throws {
+        try await withMediaServers(["A", "B"]) { s, ports in
+            let (_, proxyChannel) = try await LossyProxy.start(a: ports[0], b: ports[1], dropEvery: 5)
+            try await openLink(1, s[0], ports[0], "A", s[1], ports[1], "B", via: try #require(proxyChannel.localAddress?.port))
+            let alice = try await SyntheticPeer.make()
+            let aliceEvents = try await s[0].join(meeting: "m", participant: "alice")
+            let answer = try SessionDescription.parse(try await s[0].publish(meeting: "m", participant: "alice", offer: alice.simulcastPublisherOffer(audioSSRC: 7000)))
+            try await alice.connect(port: ports[0], remote: answer)
+            _ = try await nextEvent(aliceEvents, "alice's publisher connection") { $0 == .connectionState(.publisher, .connected) ? true : nil }
+            let sender = Task { try await SimulcastSender.run(alice) }
+            defer { sender.cancel() }
+            let (bob, _, _) = try await RelayLinkTests.subscriber("bob", on: s[1], port: ports[1], sees: "alice", from: "A")
+            try await within(.seconds(30), "A's ceiling on the lossy link below the highest layer") {
+                while await (s[0].relayLinks().first?.layerCeiling ?? 2) >= 2 { await Task.yield() }
+            }
+            let link = try #require(await s[0].relayLinks().first)
+            #expect(link.lossEstimate > 0.10)
+            #expect(await s[0].statistics().relayLayerCeilingChanges >= 1)
+            let video = try #require(await s[0].tracks(meeting: "m").first { $0.kind == "video" }?.id)
+            try await within(.seconds(30), "B no longer wanting the dropped layer") {
+                while true {
+                    if let wants = await s[0].relayLinks().first?.farWants?[video], !wants.contains(2), let top = wants.max(),
+                       top <= (await s[0].relayLinks().first?.layerCeiling ?? 0) { return }
+                    await Task.yield()
+                }
+            }
+            sender.cancel()
+            try await proxyChannel.close()
+            await alice.close()
+            await bob.close()
+        }
+    }
 }

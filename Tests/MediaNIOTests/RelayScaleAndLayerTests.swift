@@ -274,4 +274,54 @@ struct RelayScaleAndLayerTests {
             await bob.close()
         }
     }
+
+    /// A chain A–B–C with nobody on B: C's subscriber's wish crosses B (B asks A for what C
+    /// wants), so only the lowest layer leaves A; its estimate rises and the highest layer
+    /// reaches it through B.
+    @Test func wishesPassAlongAChain() async throws {
+        try await withMediaServers(["A", "B", "C"]) { s, ports in
+            try await openLink(1, s[0], ports[0], "A", s[1], ports[1], "B")
+            try await openLink(2, s[1], ports[1], "B", s[2], ports[2], "C")
+            let alice = try await SyntheticPeer.make()
+            let aliceEvents = try await s[0].join(meeting: "m", participant: "alice")
+            let answer = try SessionDescription.parse(try await s[0].publish(meeting: "m", participant: "alice", offer: alice.simulcastPublisherOffer(audioSSRC: 7000)))
+            try await alice.connect(port: ports[0], remote: answer)
+            _ = try await nextEvent(aliceEvents, "alice's publisher connection") { $0 == .connectionState(.publisher, .connected) ? true : nil }
+            let sender = Task { try await SimulcastSender.run(alice) }
+            defer { sender.cancel() }
+            let (dave, _, daveSSRC) = try await RelayLinkTests.subscriber("dave", on: s[2], port: ports[2], sees: "alice", from: "A")
+            func remb(_ bitsPerSecond: UInt64) async throws {
+                let srtp = try #require(dave.srtp)
+                var packet = try RTCPCompound.serialize([.remb(ReceiverEstimatedMaximumBitrate(senderSSRC: 99, bitrate: bitsPerSecond, ssrcs: [daveSSRC]))])
+                try srtp.outbound.protectRTCP(&packet)
+                try await dave.send(packet)
+            }
+            try await remb(50_000)
+            let video = try #require(await s[0].tracks(meeting: "m").first { $0.kind == "video" }?.id)
+            try await within(.seconds(20), "A asked by B for only the layer C wants") {
+                while true {
+                    let before = await s[0].relayLinks().first?.rtpSentByLayer ?? [0, 0, 0]
+                    while await (s[0].relayLinks().first?.rtpSentByLayer[0] ?? 0) < before[0] + 40 { await Task.yield() }
+                    let after = await s[0].relayLinks().first?.rtpSentByLayer ?? [0, 0, 0]
+                    if after[1] == before[1], after[2] == before[2], await s[0].relayLinks().first?.farWants?[video] == [0] { return }
+                }
+            }
+            try await remb(5_000_000)
+            let stream = dave.datagrams
+            _ = try await within(.seconds(20), "the highest layer at dave, through B") {
+                guard let srtp = dave.srtp else { return false }
+                for await datagram in stream {
+                    guard PacketClassifier.classify(datagram) == .rtp else { continue }
+                    var packet = datagram
+                    guard (try? srtp.inbound.unprotectRTP(&packet)) != nil, packet.count >= 3 else { continue }
+                    if packet[packet.count - 3] == 2 { return true }
+                }
+                throw SyntheticPeerError("dave's stream ended")
+            }
+            #expect(await s[0].relayLinks().first?.farWants?[video]?.contains(2) == true)
+            sender.cancel()
+            await alice.close()
+            await dave.close()
+        }
+    }
 }

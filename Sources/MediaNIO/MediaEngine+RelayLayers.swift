@@ -17,7 +17,7 @@ extension MediaEngine {
         for id in meeting.links {
             guard let link = relayLinks[id] else { continue }
             let before = link.congestion.ceiling
-            if let ceiling = link.congestion.evaluate(now: time) { ceilingChanged(ceiling, raised: ceiling > before, on: link, in: meeting, now: time) }
+            if let ceiling = link.congestion.evaluate(now: time, highestCarried: highestWantedLayer(of: link)) { ceilingChanged(ceiling, raised: ceiling > before, on: link, in: meeting, now: time) }
             let wants = layerWants(over: link, local: local, in: meeting)
             let heal = link.wantsSentAt.map { $0.duration(to: time) >= configuration.relaySnapshotInterval } ?? true
             if wants != link.wantsSent || heal {
@@ -30,6 +30,12 @@ extension MediaEngine {
                 if !rates.isEmpty { sendControl(.layerRates(rates), over: link) }
             }
         }
+    }
+
+    /// The highest layer the far side wants of any track (all of them until it says).
+    func highestWantedLayer(of link: RelayLink) -> Int {
+        guard let wanted = link.wanted else { return RelayLinkCongestion<MediaInstant>.uncapped }
+        return wanted.values.compactMap { $0.max() }.max() ?? 0
     }
 
     // MARK: Receiving side: what this node needs

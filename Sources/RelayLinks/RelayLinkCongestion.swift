@@ -45,8 +45,11 @@ public struct RelayLinkCongestion<Instant: InstantProtocol>: Sendable where Inst
     /// The far side NACKed `n` sequence numbers of what the link carried.
     public mutating func packetsNACKed(_ n: Int) { lost += n }
 
-    /// Call on the shell's timer. Returns the new ceiling when it changed.
-    public mutating func evaluate(now: Instant) -> Int? {
+    /// Call on the shell's timer, with the highest layer the link carries now (the far side's
+    /// wishes may stop below the ceiling: backing off then starts under what it carries, so
+    /// the first step sheds a layer that is really crossing). Returns the new ceiling when
+    /// it changed.
+    public mutating func evaluate(now: Instant, highestCarried: Int = Self.uncapped) -> Int? {
         guard let start = intervalStart else {
             intervalStart = now
             return nil
@@ -62,8 +65,9 @@ public struct RelayLinkCongestion<Instant: InstantProtocol>: Sendable where Inst
         loss = (loss + sample) / 2
         if loss > settings.backOffLoss {
             goodSince = nil
-            guard ceiling > 0 else { return nil }
-            ceiling -= 1
+            let next = max(0, min(ceiling, highestCarried) - 1)
+            guard next < ceiling else { return nil }
+            ceiling = next
             return ceiling
         }
         if loss < settings.recoveryLoss, ceiling < Self.uncapped {

@@ -135,6 +135,16 @@ struct RelayLinkCongestionTests {
         #expect(first >= 12_000, "not before the smoothed loss fell and the hold passed (raised at \(first) ms)")
     }
 
+    /// The link carries only layers 0 and 1 (the far side wants no more): the first step
+    /// down sheds layer 1, not the uncarried layer 2.
+    @Test func backingOffStartsBelowWhatTheLinkCarries() {
+        var c = RelayLinkCongestion<TestInstant>()
+        _ = c.evaluate(now: Self.at(0), highestCarried: 1)
+        c.packetsSent(100)
+        c.packetsNACKed(40)
+        #expect(c.evaluate(now: Self.at(1_000), highestCarried: 1) == 0)
+    }
+
     @Test func tooFewPacketsSayNothing() {
         var c = RelayLinkCongestion<TestInstant>()
         _ = c.evaluate(now: Self.at(0))

@@ -8,7 +8,10 @@
 
 const params = new URLSearchParams(location.search);
 const demarc = { ws: null, publisher: null, subscriber: null, participant: null, node: null, tracks: {}, roster: {}, errors: [], e2ee: null,
-                 token: null, meeting: null, relayTree: [] };
+                 token: null, meeting: null, relayTree: [],
+                 // Reconnecting (docs/signaling.md): where to go next, and how often we moved.
+                 url: null, joinedHere: false, alternates: [], redirect: null, retryAfter: null, candidates: [], lost: null,
+                 attempt: 0, reconnects: 0, stopped: false, localMedia: null, visited: [] };
 window.demarc = demarc;  // for tests: getStats() on demarc.subscriber
 
 // Counters for tests and the curious: frames through the worker (per KID sender slot) and keys.
@@ -134,7 +137,7 @@ function startEndToEndEncryption(prepared, joined) {
     if (m.type === "stats") Object.assign(e2eeStats, m.stats);
     if (m.type === "error" && e2eeStats.workerErrors.length < 50) e2eeStats.workerErrors.push(`${m.operation} ${m.code}: ${m.message}`);
   };
-  setInterval(() => worker.postMessage({ type: "getStats" }), 250);
+  e.statsTimer = setInterval(() => worker.postMessage({ type: "getStats" }), 250);
   setSendKey(e.schedule);
   $("e2ee").textContent = `End-to-end encrypted${required ? " (required by the meeting's policy)" : ""}: the node forwards media it cannot read. ` +
     "Compare the safety code with everyone out of band; if they differ, someone is listening in.";
@@ -231,6 +234,7 @@ function peerConnection() {
 
 async function startPublishing() {
   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+  demarc.localMedia = media;
   $("localVideo").srcObject = media;
   demarc.publisher = peerConnection();
   // ?simulcast=1 sends three layers (RFC 8853), quarter, half and full resolution.
@@ -268,6 +272,13 @@ function subscriberConnection() {
 async function onMessage(message, prepared) {
   switch (message.type) {
     case "joined":
+      if (demarc.lost) { demarc.reconnects += 1; log(`reconnected at node ${message.node?.node ?? "?"}`); }
+      demarc.joinedHere = true;
+      demarc.lost = null;
+      demarc.attempt = 0;
+      demarc.candidates = [];
+      demarc.alternates = message.alternates || demarc.alternates;
+      demarc.visited.push(message.node?.node ?? "?");
       demarc.participant = message.participant;
       demarc.node = message.node;
       demarc.meeting = message.meeting;
@@ -314,25 +325,89 @@ async function onMessage(message, prepared) {
       }
       break;
     case "connectionState": log(`${message.peerConnection} ${message.state}`); break;
+    case "reconnect":
+      // The node moves us (a drain, a re-placement) or is not our edge: go where it says,
+      // or, without an edge, ask the alternates again after `retryAfter` ms.
+      demarc.redirect = message.edge?.signaling || null;
+      demarc.retryAfter = message.retryAfter ?? null;
+      log(`asked to reconnect${message.edge ? ` at node ${message.edge.node}` : ""}: ${message.message || ""}`);
+      break;
     case "error":
+      // These end the session for good: reconnecting elsewhere would be refused the same way.
+      if (["token_expired", "invalid_token", "unauthenticated", "forbidden"].includes(message.code)) demarc.stopped = true;
       demarc.errors.push(message.code);
       log(`error ${message.code}: ${message.message}`);
       break;
   }
 }
 
-async function join(token) {
-  demarc.token = token;
-  const prepared = await prepareIdentity().catch((error) => { log("no end-to-end encryption: " + error); return null; });
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  demarc.ws = new WebSocket(`${scheme}://${location.host}/v1/rtc?token=${encodeURIComponent(token)}`);
-  demarc.ws.onopen = () => send(prepared ? { type: "join", e2ee: { identityKey: toBase64(prepared.identity.publicKey) } } : { type: "join" });
+// --- Signaling, and reconnecting when the edge goes away (docs/signaling.md, "Reconnecting") ---
+
+let prepared = null;  // this session's E2EE identity, kept across reconnects
+
+function connect(url) {
+  const ws = new WebSocket(`${url}?token=${encodeURIComponent(demarc.token)}`);
+  demarc.ws = ws;
+  demarc.url = url;
+  demarc.joinedHere = false;
+  ws.onopen = () => send(prepared ? { type: "join", e2ee: { identityKey: toBase64(prepared.identity.publicKey) } } : { type: "join" });
   // One message at a time: key handling must see participantJoined before that sender's mediaKey.
   let queue = Promise.resolve();
-  demarc.ws.onmessage = (event) => {
+  ws.onmessage = (event) => {
+    if (demarc.ws !== ws) return;
     queue = queue.then(() => onMessage(JSON.parse(event.data), prepared)).catch((error) => log("error: " + error));
   };
-  demarc.ws.onclose = () => log("signaling closed");
+  ws.onclose = () => { if (demarc.ws === ws) queue.then(signalingClosed); };
+}
+
+/** The edge's socket closed: unless we left or were refused for good, rebuild the session at
+ *  the edge a `reconnect` named, else at the alternates `joined` listed (backing off). */
+function signalingClosed() {
+  if (demarc.stopped) { log("signaling closed"); return; }
+  if (demarc.joinedHere) {
+    log(`signaling with node ${demarc.node?.node ?? "?"} closed: reconnecting`);
+    tearDown();
+    demarc.lost = demarc.url;
+    demarc.candidates = demarcReconnectCandidates({ redirect: demarc.redirect, alternates: demarc.alternates, lost: demarc.lost });
+  } else if (demarc.redirect) {
+    demarc.candidates.unshift(demarc.redirect);
+  }
+  demarc.redirect = null;
+  if (!demarc.lost) { log("signaling closed"); return; }   // never joined: nothing to resume
+  if (demarc.candidates.length) { connect(demarc.candidates.shift()); return; }
+  // A round over every candidate failed: wait, then ask them all again.
+  if (demarc.attempt >= 12) { log("gave up reconnecting"); $("banner").textContent = "Disconnected: no node took this participant back."; return; }
+  const wait = demarcReconnectDelay(demarc.attempt++, demarc.retryAfter);
+  demarc.retryAfter = null;
+  demarc.candidates = demarcReconnectCandidates({ alternates: demarc.alternates, lost: demarc.lost });
+  if (!demarc.candidates.length) { log("no other node to reconnect through"); return; }
+  setTimeout(() => connect(demarc.candidates.shift()), wait);
+}
+
+/** Drops everything tied to the old edge: peer connections, remote tiles, roster, keys. */
+function tearDown() {
+  for (const pc of [demarc.publisher, demarc.subscriber]) { try { pc?.close(); } catch (_) { /* already closed */ } }
+  demarc.publisher = demarc.subscriber = null;
+  for (const track of demarc.localMedia?.getTracks() || []) track.stop();
+  demarc.localMedia = null;
+  for (const figure of document.querySelectorAll("#grid figure:not(#local)")) figure.remove();
+  demarc.roster = {};
+  demarc.tracks = {};
+  if (demarc.e2ee) {
+    clearInterval(demarc.e2ee.statsTimer);
+    demarc.e2ee.worker.terminate();
+    demarc.e2ee = null;
+  }
+  showRoster();
+  $("banner").classList.add("unknown");
+  $("banner").textContent = "Reconnecting: media is not flowing through any node right now.";
+}
+
+async function join(token) {
+  demarc.token = token;
+  prepared = await prepareIdentity().catch((error) => { log("no end-to-end encryption: " + error); return null; });
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  connect(`${scheme}://${location.host}/v1/rtc`);
 }
 
 $("join").onsubmit = (event) => {

@@ -114,7 +114,7 @@ public struct DemarcNode {
         TransparencyRoutes(log: log, tokens: tokens).register(on: router)
         NodeRoutes(service: service, tokens: tokens, gossip: gossip, metrics: metrics, media: media).register(on: router)
         if let media {
-            RTCSignaling(media: media, verifier: tokens,
+            let signaling = RTCSignaling(media: media, verifier: tokens,
                          node: ["node": nodeID, "region": setup.identity.region, "jurisdiction": setup.identity.jurisdiction],
                          admit: { r in
                              if try await service.admitMediaSession(tenant: r.tenant, meeting: r.meeting, participant: r.participant) {
@@ -123,7 +123,10 @@ public struct DemarcNode {
                          },
                          observe: { r, change in
                              await service.mediaSession(tenant: r.tenant, meeting: r.meeting, participant: r.participant, joined: change == .joined)
-                         }).register(on: router)
+                         },
+                         alternates: { r in await service.alternates(tenant: r.tenant, meeting: r.meeting) })
+            signaling.register(on: router)
+            await service.attachSignaling(signaling.sessions)
         }
         // The web client (plain files in Web/), when it is installed.
         if let web = try? NodeSetup.locate(nil, env: "DEMARC_WEB", file: "index.html", directory: "Web", shared: "web/index.html") {
@@ -144,6 +147,7 @@ public struct DemarcNode {
         services += [
             app,
             PeriodicService(name: "reconcile", every: .seconds(1)) { await service.reconcile() },
+            PeriodicService(name: "relay-watch", every: .milliseconds(250)) { await service.watchRelayLinks() },
             PeriodicService(name: "checkpoint", every: .seconds(30)) { _ = try? await log.checkpoint() },
             DrainService(service: service, timeout: .seconds(20)),
         ]

@@ -179,10 +179,14 @@ extension MeetingService {
     /// Sends the record to its nodes (serve) and its directory nodes (replica), concurrently,
     /// so a peer that died but is not yet declared dead costs one timeout, not one each.
     /// Returns the nodes that refused to serve (or could not be reached to serve).
-    func distribute(_ record: MeetingRecord, policy: ResidencyPolicy) async -> Set<String> {
+    func distribute(_ record: MeetingRecord, policy: ResidencyPolicy, former: [String] = []) async -> Set<String> {
         let body = encode(record)
         var targets: [(peer: Peer?, id: String, serving: Bool)] = []
         for id in record.replicas where id != nodeID { targets.append((await peer(id), id, record.nodes.contains(id))) }
+        // Nodes the meeting left (a drain) learn it too, so they send their participants on.
+        for id in Set(former).subtracting(record.replicas + record.nodes + [nodeID]).sorted() {
+            if let p = await peer(id), p.isUsable || p.draining { targets.append((p, id, false)) }
+        }
         let client = self.client, logger = self.logger
         let base = "/internal/v1/tenants/\(record.tenant)/meetings/\(record.id)"
         return await withTaskGroup(of: String?.self) { group in

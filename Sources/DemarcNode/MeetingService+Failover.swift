@@ -14,7 +14,11 @@ extension MeetingService {
         guard let view = try? await placementView() else { return }
         // Suspect members still count: a suspicion is often refuted within the Lifeguard
         // timeout, and moving a meeting on every suspicion would interrupt it for nothing.
+        // A suspect whose relay links with this node have all gone quiet is treated as failed
+        // now: the data plane confirms what gossip suspects (MeetingService+Sessions.swift).
+        let failed = await failedByRelayEvidence(suspects: Set(view.nodes.filter { $0.health == .suspect }.map(\.id.rawValue)))
         let usable = Set(view.nodes.filter { ($0.health == .alive || $0.health == .suspect) && $0.certificate == .valid }.map(\.id.rawValue))
+            .subtracting(failed)
         await pullTenantsFromNewPeers(alive: Set(view.nodes.filter { $0.health == .alive }.map(\.id.rawValue)))
         purgeEnded(olderThan: 3_600)
         for record in records.values.sorted(by: { ($0.tenant, $0.id) < ($1.tenant, $1.id) }) where record.status != .ended {
@@ -55,7 +59,7 @@ extension MeetingService {
             logger.error("re-placement failed", metadata: ["error": "\(error)"])
             return
         }
-        _ = await distribute(record, policy: policy)
+        _ = await distribute(record, policy: policy, former: current.nodes + current.replicas)
         await announceLoad()
     }
 

@@ -10,13 +10,18 @@ extension MeetingService {
     /// policy still allows this node's jurisdiction. Returns whether the policy requires
     /// end-to-end encryption: then the SFU forwards only frames that carry the SFrame layout
     /// and refuses a publisher's media from its first frame without it (it never holds a key).
-    func admitMediaSession(tenant: String, meeting: String, participant: String) async throws(MeetingError) -> Bool {
+    func admitMediaSession(tenant: String, meeting: String, participant: String) async throws -> Bool {
+        if let record = holds(tenant: tenant, id: meeting), record.status == .suspended {
+            throw MeetingError(.conflict, "meeting_suspended", record.reason ?? "no compliant node can carry this meeting now")
+        }
         guard let record = holds(tenant: tenant, id: meeting), record.status == .active else {
             throw MeetingError(.forbidden, "not_served_here", "meeting '\(meeting)' is not served at node \(nodeID); ask POST /v1/meetings/\(meeting)/join for your edge")
         }
-        guard let a = record.assignment(of: participant), a.edge == nodeID else {
-            throw MeetingError(.forbidden, "wrong_edge", "this participant's edge is \(record.assignment(of: participant)?.edge ?? "not assigned yet"); ask POST /v1/meetings/\(meeting)/join")
+        guard let a = record.assignment(of: participant) else {
+            throw MeetingError(.forbidden, "wrong_edge", "this participant has no edge yet; ask POST /v1/meetings/\(meeting)/join")
         }
+        // A participant reconnecting at another node of its meeting is sent to its edge.
+        guard a.edge == nodeID else { throw await redirect(to: a, reason: "this participant's edge is \(a.edge)") }
         let policy = try policy(tenant: tenant)
         if let reason = refusal(of: policy, cascaded: false) { try await refuse(tenant: tenant, meeting: meeting, reason: reason) }
         return policy.e2ee == .required

@@ -112,7 +112,9 @@ extension MeetingService {
         relayRetryAt = relayRetryAt.filter { desired[$0.key] != nil }
         let now = ContinuousClock.now
         for (edge, record) in desired.sorted(by: { $0.key.description < $1.key.description })
-        where edge.parent == nodeID && relayLinks[edge] == nil && (relayRetryAt[edge] ?? now) <= now {
+        where edge.parent == nodeID && relayLinks[edge] == nil && !relayOffering.contains(edge) && (relayRetryAt[edge] ?? now) <= now {
+            relayOffering.insert(edge)
+            defer { relayOffering.remove(edge) }
             do throws(MeetingError) {
                 try await initiateRelay(edge, record: record, plane: plane)
                 relayRetryAt[edge] = nil

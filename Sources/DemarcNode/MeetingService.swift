@@ -7,6 +7,7 @@ import TransparencyStore
 import TenantDirectory
 import SodiumWrapper
 import Logging
+import MediaSignaling
 import Foundation
 
 /// The node's meeting brain: places meetings over the gossip view, owns the meetings it
@@ -49,7 +50,11 @@ actor MeetingService {
     var relayLinks: [RelayEdge: OpenRelay] = [:]
     /// When to offer a link again after a failed attempt (the child may not hold the record yet).
     var relayRetryAt: [RelayEdge: ContinuousClock.Instant] = [:]
+    /// Edges whose offer is in flight (reconcile runs from several triggers; one offer per edge).
+    var relayOffering: Set<RelayEdge> = []
     var knownAlive: Set<String> = []
+    /// The signaling sessions on this node, told to reconnect when their edge moves.
+    var signalingSessions: SignalingSessions?
     /// Where participants reach this node: its HTTP API and its media port, when it has one.
     let apiBase: String?
     let mediaEndpoint: String?
@@ -77,6 +82,7 @@ actor MeetingService {
     }
 
     func attachMediaPlane(_ plane: any NodeMediaPlane) { mediaPlane = plane }
+    func attachSignaling(_ sessions: SignalingSessions) { signalingSessions = sessions }
 
     // MARK: The view
 
@@ -203,6 +209,12 @@ actor MeetingService {
         }
         records[Key(tenant: record.tenant, id: record.id)] = record
         metrics.meetingsHeld.set(Int64(records.values.filter { $0.status == .active }.count))
+        // Participants here whose edge moved are told where to go now, and the links of the
+        // new tree open now rather than at the next tick.
+        Task {
+            await moveSessions(of: record)
+            await reconcileRelays()
+        }
     }
 
     /// Participant slots this node serves, announced in gossip so placement elsewhere counts them.

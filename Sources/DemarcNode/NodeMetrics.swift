@@ -12,6 +12,7 @@ final class NodeMetrics: Sendable {
     let peerRequestsRefused: Counter
     let meetingsHeld: Gauge
     let relayLinksOpen: Gauge
+    let sessionsMoved: Counter
     private let membersAlive: Gauge
     private let membersSuspect: Gauge
     private let membersDead: Gauge
@@ -26,6 +27,7 @@ final class NodeMetrics: Sendable {
     init() {
         logAppends = registry.makeCounter(descriptor: .init(namespace: "demarc", metricName: "transparency_appends", unitName: "total", helpText: "Entries this node appended to its transparency log"))
         peerRequestsRefused = registry.makeCounter(descriptor: .init(namespace: "demarc", metricName: "peer_requests_refused", unitName: "total", helpText: "Node-to-node requests refused (unknown node, bad signature, stale, replayed)"))
+        sessionsMoved = registry.makeCounter(descriptor: .init(namespace: "demarc", metricName: "signaling_sessions_moved", unitName: "total", helpText: "Signaling sessions told to reconnect at another edge (drain, re-placement)"))
         relayLinksOpen = registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: "relay_links_open", unitName: "", helpText: "Relay links this node has open to other nodes of its meetings"))
         meetingsHeld = registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: "meetings_active", unitName: "", helpText: "Active meetings this node serves or holds in its directory"))
         membersAlive = registry.makeGauge(descriptor: .init(namespace: "demarc", metricName: "gossip_members", unitName: "", helpText: "Gossip members by status"), labels: [("status", "alive")])

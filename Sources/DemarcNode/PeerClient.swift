@@ -24,9 +24,9 @@ struct PeerClient: Sendable {
         }
     }
 
-    func call(_ method: String, _ peer: Peer, _ path: String, body: Data = Data()) async throws(Failure) -> Reply {
+    func call(_ method: String, _ peer: Peer, _ path: String, body: Data = Data(), timeout: Double? = nil) async throws(Failure) -> Reply {
         guard let url = URL(string: peer.apiBase + path) else { throw .unreachable(node: peer.nodeID, reason: "bad address \(peer.apiBase)") }
-        var request = URLRequest(url: url, timeoutInterval: timeoutSeconds)
+        var request = URLRequest(url: url, timeoutInterval: timeout ?? timeoutSeconds)
         request.httpMethod = method
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         request.setValue(nodeID, forHTTPHeaderField: PeerRequestSignature.nodeHeader)

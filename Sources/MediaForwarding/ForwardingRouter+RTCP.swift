@@ -9,6 +9,7 @@ extension ForwardingRouter {
     /// until a subscriber sends REMB the loss in its receiver reports does
     /// (``LossBasedBandwidthEstimator``, draft-ietf-rmcat-gcc-02 §6).
     /// Feedback naming an SSRC this subscriber does not receive is ignored.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func receiveRTCP(from subscriber: ParticipantID, packet: UnsafeRawBufferPointer, now: Instant,
                                      into batch: inout ForwardingBatch) {
         guard let packets = try? RTCPCompound.parse(packet) else {

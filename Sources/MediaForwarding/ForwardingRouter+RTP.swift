@@ -5,6 +5,7 @@ extension ForwardingRouter {
     /// An RTP packet from `publisher`, SRTP-decrypted. Appends one `sendRTP` directive (and
     /// a rewritten copy in `batch`) per subscriber currently receiving its track and layer.
     /// Malformed or unknown packets are dropped and counted, never trusted.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func receiveRTP(from publisher: ParticipantID, packet: UnsafeRawBufferPointer, now: Instant,
                                     into batch: inout ForwardingBatch) {
         counters.packetsReceived += 1
@@ -16,7 +17,7 @@ extension ForwardingRouter {
             counters.droppedUnknownSource += 1
             return
         }
-        guard let track = tracks[key.track], track.publisher == publisher else {
+        guard tracks[key.track]?.publisher == publisher else {
             counters.droppedForeignSource += 1
             return
         }
@@ -28,7 +29,7 @@ extension ForwardingRouter {
             counters.droppedOversize += 1
             return
         }
-        guard let codec = track.codecs[Int(header.payloadType)] else {
+        guard let codec = tracks[key.track]!.codecs[Int(header.payloadType)] else {
             counters.droppedUnknownPayloadType += 1
             return
         }
@@ -39,16 +40,12 @@ extension ForwardingRouter {
         packet.withUnsafeBytes { receiveRTP(from: publisher, packet: $0, now: now, into: &batch) }
     }
 
+    /// Forwards a publisher's packet of `layer` (media, or rebuilt from RTX) to the
+    /// subscriptions receiving that layer. One in-place access to the track; nothing of a
+    /// subscription on another layer is touched unless a keyframe lets it switch here.
     private mutating func forward(slot: Int, layer: Int, header: RTPHeader, codec: ForwardedCodec,
                                   packet: UnsafeRawBufferPointer, now: Instant, into batch: inout ForwardingBatch) {
         let kind = tracks[slot]!.description.kind
-        let publisher = tracks[slot]!.publisher
-        let clockRate = tracks[slot]!.description.clockRate
-        tracks[slot]!.layers[layer].meter.record(bytes: packet.count, now: now)
-        tracks[slot]!.layers[layer].cache.store(packet, sequenceNumber: header.sequenceNumber)
-        tracks[slot]!.layers[layer].nack?.packetReceived(sequenceNumber: header.sequenceNumber, now: now)
-        tracks[slot]!.layers[layer].reception.packetReceived(sequenceNumber: header.sequenceNumber, rtpTimestamp: header.timestamp, arrival: now)
-
         // Keyframes gate layer switches; codecs we cannot inspect are treated as always decodable.
         let isKeyframe: Bool
         switch (kind, codec) {
@@ -59,54 +56,16 @@ extension ForwardingRouter {
         case (.video, .h264):
             isKeyframe = (try? KeyframeDetector.isH264Keyframe(UnsafeRawBufferPointer(rebasing: packet[header.payloadRange]))) ?? false
         }
-        if isKeyframe && kind == .video { tracks[slot]!.layers[layer].keyframes?.keyframeReceived(now: now) }
+        tracks[slot]!.recordPublished(layer: layer, header: header, packet: packet, isKeyframe: isKeyframe, now: now)
 
-        if kind == .audio, let id = participants[publisher]?.extensionMap.audioLevel,
-           let level = header.audioLevel(id: id, in: packet) {
-            speakers.observe(publisher, level: level.level, voiceActivity: level.voiceActivity)
+        if kind == .audio {
+            let publisher = tracks[slot]!.publisher
+            if let id = participants[publisher]?.extensionMap.audioLevel, let level = header.audioLevel(id: id, in: packet) {
+                speakers.observe(publisher, level: level.level, voiceActivity: level.voiceActivity)
+            }
         }
-
-        let trackID = tracks[slot]!.description.id
-        for index in tracks[slot]!.subscriptions.indices {
-            let current = tracks[slot]!.subscriptions[index].current
-            if current != layer {
-                // Join or switch to this layer only at a keyframe of it, never mid-stream.
-                guard tracks[slot]!.subscriptions[index].target == layer, isKeyframe else { continue }
-                tracks[slot]!.subscriptions[index].current = layer
-                if kind == .video && tracks[slot]!.layers.count > 1 {
-                    counters.layerSwitches += 1
-                    batch.append(.layerSwitched(subscriber: tracks[slot]!.subscriptions[index].subscriber, track: trackID, layer: layer))
-                }
-            }
-            var advance: UInt32 = 1
-            if let last = tracks[slot]!.subscriptions[index].lastForwardedAt {
-                let elapsed = last.duration(to: now).components
-                let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
-                advance = UInt32(max(1, min(seconds * Double(clockRate), Double(UInt32.max / 2))))
-            }
-            guard let output = tracks[slot]!.subscriptions[index].rewriter.rewrite(
-                ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, timestampAdvance: advance)
-            else { continue }
-            tracks[slot]!.subscriptions[index].lastForwardedAt = now
-            let ssrc = tracks[slot]!.subscriptions[index].description.ssrc
-            let payloadType = tracks[slot]!.subscriptions[index].payloadTypes[Int(header.payloadType)]
-            let range = batch.fillSlot { out in
-                out.copyMemory(from: packet)
-                try? RTPHeader.rewrite(out, ssrc: ssrc, sequenceNumber: output.sequenceNumber, timestamp: output.timestamp,
-                                       payloadType: payloadType)
-                return packet.count
-            }
-            guard let range else { continue }
-            tracks[slot]!.subscriptions[index].sequenceMap.record(
-                outgoing: output.sequenceNumber, layer: layer, sourceSequence: header.sequenceNumber, timestamp: output.timestamp)
-            tracks[slot]!.subscriptions[index].packetsSent &+= 1
-            tracks[slot]!.subscriptions[index].octetsSent &+= UInt32(truncatingIfNeeded: header.payloadLength)
-            if output == tracks[slot]!.subscriptions[index].rewriter.lastOutput {
-                tracks[slot]!.subscriptions[index].lastSourceTimestamp = header.timestamp
-            }
-            batch.append(.sendRTP(to: tracks[slot]!.subscriptions[index].subscriber, packet: range, retransmission: false))
-            counters.packetsForwarded += 1
-        }
+        tracks[slot]!.fanOut(layer: layer, header: header, packet: packet, isKeyframe: isKeyframe, now: now,
+                             counters: &counters, batch: &batch)
     }
 
     /// A publisher's RTX packet (RFC 4588 §4): the original sequence number is the first two

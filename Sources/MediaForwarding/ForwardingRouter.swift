@@ -75,6 +75,11 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         /// Payload type → codec; nil for a payload type the publisher did not announce.
         var codecs: [ForwardedCodec?]
         var subscriptions: [Subscription]
+        /// Per layer, the indices in ``subscriptions`` (ascending) of those whose current
+        /// layer it is: a packet touches only these (``reindexSubscriptions()`` keeps it).
+        var receivers: [[Int]] = []
+        /// Per layer, how many subscriptions wait to switch to it at its next keyframe.
+        var switching: [Int] = []
     }
 
     public let configuration: ForwardingConfiguration
@@ -141,7 +146,8 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
                 nack: track.kind == .video && configuration.publisherLossRecovery == .nack ? NACKGenerator() : nil,
                 reception: RTPReceiveStatistics(clockRate: max(1, track.clockRate)))
         }
-        let state = Track(description: track, publisher: publisher, layers: layers, codecs: codecs, subscriptions: [])
+        var state = Track(description: track, publisher: publisher, layers: layers, codecs: codecs, subscriptions: [])
+        state.reindexSubscriptions()
         let slot: Int
         if let free = tracks.firstIndex(where: { $0 == nil }) {
             slot = free
@@ -204,6 +210,7 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
             tracks[slot]!.subscriptions[index].target = layer
             requestKeyframe(slot: slot, layer: layer, now: now, into: &batch)
         }
+        tracks[slot]!.reindexSubscriptions()
     }
 
     public mutating func unsubscribe(_ subscriber: ParticipantID, from track: TrackID) throws(ForwardingError) {
@@ -212,6 +219,7 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
             throw .notSubscribed(track, subscriber)
         }
         let removed = tracks[slot]!.subscriptions.remove(at: index)
+        tracks[slot]!.reindexSubscriptions()
         subscriptionSSRCs[removed.description.ssrc] = nil
         if let rtx = removed.description.rtx { subscriptionSSRCs[rtx.ssrc] = nil }
     }
@@ -272,6 +280,7 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
 
     /// The timer: deferred keyframe requests, layer re-selection as measured bitrates move,
     /// active-speaker evaluation. Call at least every `activeSpeaker.evaluationInterval`.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func tick(now: Instant, into batch: inout ForwardingBatch) {
         for slot in tracks.indices where tracks[slot] != nil {
             for layer in tracks[slot]!.layers.indices {
@@ -289,12 +298,12 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         for slot in tracks.indices where tracks[slot]?.description.kind == .video {
             guard let index = tracks[slot]!.subscriptions.firstIndex(where: { $0.subscriber == subscriber }) else { continue }
             let layer = chooseLayer(slot: slot, subscriber: subscriber, now: now)
-            let subscription = tracks[slot]!.subscriptions[index]
-            if layer != subscription.target {
+            if layer != tracks[slot]!.subscriptions[index].target {
                 tracks[slot]!.subscriptions[index].target = layer
+                tracks[slot]!.reindexSubscriptions()
             }
             // Waiting for a keyframe: ask (again) — the requester throttles per layer.
-            if subscription.current != layer { requestKeyframe(slot: slot, layer: layer, now: now, into: &batch) }
+            if tracks[slot]!.subscriptions[index].current != layer { requestKeyframe(slot: slot, layer: layer, now: now, into: &batch) }
         }
     }
 
@@ -315,9 +324,10 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         guard let lowest = active.first else { return 0 }
         var videoCount = 0
         var audioCount = 0
-        for track in tracks {
-            guard let track, track.subscriptions.contains(where: { $0.subscriber == subscriber }) else { continue }
-            if track.description.kind == .video { videoCount += 1 } else { audioCount += 1 }
+        for index in tracks.indices {
+            guard let kind = tracks[index]?.description.kind,
+                  tracks[index]!.subscriptions.contains(where: { $0.subscriber == subscriber }) else { continue }
+            if kind == .video { videoCount += 1 } else { audioCount += 1 }
         }
         let share = (estimate - audioCount * configuration.audioReserveBitsPerSecond) / max(1, videoCount)
         return active.last(where: { $0.bps <= share })?.layer ?? lowest.layer

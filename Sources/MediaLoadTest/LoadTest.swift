@@ -28,6 +28,9 @@ public struct LoadTestConfiguration: Sendable {
     /// its thread CPU time is measured either way (the receiving side of the link).
     public var farCPU: Int?
     public var shape = LoadShape.singleStream
+    /// How subscribers receive: every packet decrypted by a Swift task, or counted on the
+    /// event loop with a decrypted sample (``FastReceiver``), for loads above ~40,000–50,000/s.
+    public var receiveMode = LoadReceiveMode.decryptEvery
 
     public init() {}
 }
@@ -76,6 +79,19 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
     /// Relay packets received per second of one core on the far server (open + route +
     /// protect + send to its subscribers).
     public var relayReceivedPerFarCoreSecond: Double { farCPUSeconds > 0 ? Double(farRelayReceived) / farCPUSeconds : 0 }
+    /// With ``LoadReceiveMode/sampled(every:)``: one packet in this many was decrypted (and
+    /// timed); `received` then counts RTP datagrams, of which `decryptedSamples` authenticated
+    /// and decrypted and `sampleDecryptFailures` did not. Nil: every packet was decrypted.
+    public var sampledEvery: Int?
+    /// Times the SFU thread was preempted (involuntary context switches) during the run.
+    public var sfuPreemptions: Int?
+    public var decryptedSamples = 0
+    public var sampleDecryptFailures = 0
+    /// Why those failed, by reason.
+    public var sampleFailureReasons: [String: Int] = [:]
+
+    /// RTP packets the SFU forwarded per second of wall-clock time over the run.
+    public var sfuForwardedPerSecond: Double { seconds > 0 ? Double(sfuForwarded) / seconds : 0 }
 
     /// Packets the SFU could forward per second of one core at the measured cost per packet.
     public var packetsPerSFUCoreSecond: Double { sfuCPUSeconds > 0 ? Double(sfuForwarded) / sfuCPUSeconds : 0 }
@@ -92,7 +108,19 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
             SFU\(relayHop ? " (subscribers' node)" : ""): \(statistics.rtpForwarded) RTP forwarded\(relayHop ? ", \(statistics.relayRTPForwarded) RTP over the relay link" : ""), \(statistics.srtpFailures) SRTP failures, \(statistics.datagramsReceived) datagrams in, \(statistics.datagramsSent) out
             SFU thread\(sfuPinned.map { " (pinned to CPU \($0))" } ?? ""): \(String(format: "%.2f", sfuCPUSeconds)) s CPU = \(String(format: "%.1f", sfuCorePercent)) % of a core, \(String(format: "%.3f", subscribers > 0 ? sfuCorePercent / Double(subscribers) : 0)) % per subscriber; \(Int(packetsPerSFUCoreSecond)) packets out per SFU-core-second
             SFU forwarding delay (packet unprotected → last subscriber's write flushed): p50 \(String(format: "%.3f", forwardingDelayP50)) ms, p99 \(String(format: "%.3f", forwardingDelayP99)) ms
-            """ + (relayHop ? "\nfar server thread\(farPinned.map { " (pinned to CPU \($0))" } ?? ""): \(String(format: "%.2f", farCPUSeconds)) s CPU for \(farRelayReceived) RTP received over the link and \(farForwarded) forwarded: \(Int(relayReceivedPerFarCoreSecond)) relayed packets received per far-core-second" : "")
+            SFU out, wall clock: \(Int(sfuForwardedPerSecond)) packets/s; SFU thread preempted \(sfuPreemptions.map { "\($0)" } ?? "?") times
+            """ + receiveDescription + farDescription
+    }
+
+    private var farDescription: String {
+        (relayHop ? "\nfar server thread\(farPinned.map { " (pinned to CPU \($0))" } ?? ""): \(String(format: "%.2f", farCPUSeconds)) s CPU for \(farRelayReceived) RTP received over the link and \(farForwarded) forwarded: \(Int(relayReceivedPerFarCoreSecond)) relayed packets received per far-core-second" : "")
+    }
+
+    private var receiveDescription: String {
+        guard let sampledEvery else { return "\nreceivers: every delivered packet SRTP-decrypted and timed" }
+        let reasons = sampleFailureReasons.isEmpty ? "" : " [" + sampleFailureReasons.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "]"
+        let share = received > 0 ? Double(decryptedSamples + sampleDecryptFailures) / Double(received) * 100 : 0
+        return "\nreceivers: every RTP datagram counted; 1 in \(sampledEvery) SRTP-decrypted and timed (\(decryptedSamples) decrypted, \(sampleDecryptFailures) failed\(reasons) = \(String(format: "%.2f", share)) % of delivered); latency is of the decrypted sample"
     }
 }
 
@@ -169,8 +197,13 @@ public enum LoadTest {
                 publishers.append((publisher, ssrc))
             }
 
-            // Receivers: count and time every packet until told to stop.
-            let collectors = subscribers.map { peer in
+            // Receivers: count and time every packet until told to stop; or count every packet
+            // on the event loop and decrypt a sample.
+            var fast: FastReceivers?
+            if case .sampled(let every) = configuration.receiveMode {
+                fast = try await FastReceivers.attach(to: subscribers, sampleEvery: every, origin: origin)
+            }
+            let collectors = fast != nil ? [] : subscribers.map { peer in
                 Task { () -> [Double] in
                     var latencies: [Double] = []
                     for await datagram in peer.datagrams {
@@ -193,6 +226,7 @@ public enum LoadTest {
             var streams: [[SentStream]] = publishers.map { _, ssrc in SentStream.streams(for: configuration, ssrc: ssrc) }
             try await server.recordForwardingDelays()
             let cpuBefore = try await server.onMediaThread { threadCPUSeconds() }
+            let preemptedBefore = try await server.onMediaThread { involuntaryContextSwitches() }
             let forwardedBefore = await server.statistics().rtpForwarded
             let farCPUBefore = configuration.relayHop ? try await far.onMediaThread { threadCPUSeconds() } : 0
             let farBefore = await far.statistics()
@@ -223,16 +257,27 @@ public enum LoadTest {
             try await clock.sleep(for: .milliseconds(300))
             let cpuAfter = try await server.onMediaThread { threadCPUSeconds() }
             let farCPUAfter = configuration.relayHop ? try await far.onMediaThread { threadCPUSeconds() } : 0
+            let preemptedAfter = try await server.onMediaThread { involuntaryContextSwitches() }
             let delays = try await server.takeForwardingDelays().sorted()
             for peer in subscribers { peer.stopReceiving() }
             var latencies: [Double] = []
             for collector in collectors { latencies += await collector.value }
-            latencies.sort()
             var report = LoadTestReport()
+            var counted: Int?
+            if let fast, case .sampled(let every) = configuration.receiveMode {
+                let tally = try await fast.collect()
+                latencies = tally.latencies
+                counted = tally.rtpPackets
+                report.sampledEvery = every
+                report.decryptedSamples = tally.decrypted
+                report.sampleDecryptFailures = tally.decryptFailures
+                report.sampleFailureReasons = tally.failureReasons
+            }
+            latencies.sort()
             report.sent = sent
             // With simulcast each subscriber gets one layer: count against what the SFU sent.
             report.expected = configuration.shape == .singleStream ? sent * configuration.subscribersPerMeeting : 0
-            report.received = latencies.count
+            report.received = counted ?? latencies.count
             report.seconds = seconds
             if !latencies.isEmpty {
                 report.latencyP50 = latencies[latencies.count / 2]
@@ -242,6 +287,7 @@ public enum LoadTest {
             report.statistics = await far.statistics()
             report.relayHop = configuration.relayHop
             report.sfuCPUSeconds = cpuAfter - cpuBefore
+            if let preemptedBefore, let preemptedAfter { report.sfuPreemptions = preemptedAfter - preemptedBefore }
             report.sfuForwarded = await server.statistics().rtpForwarded - forwardedBefore
             report.subscribers = subscribers.count
             report.sfuPinned = pinned

@@ -30,3 +30,14 @@ func pin(thread tid: Int, to cpu: Int) -> Bool {
     process.waitUntilExit()
     return process.terminationStatus == 0
 }
+
+/// How often the calling thread was preempted (`nonvoluntary_ctxt_switches` in
+/// `/proc/thread-self/status`): a forwarding-delay tail with many of these is the scheduler's,
+/// not the SFU's. Nil where the file is missing.
+func involuntaryContextSwitches() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("nonvoluntary_ctxt_switches:") {
+        return Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces))
+    }
+    return nil
+}

@@ -311,12 +311,15 @@ extension MediaEngine {
         for directive in batch.directives {
             switch directive {
             case .sendRTP(let to, let range, let retransmission):
-                guard let subscriber = meeting.byID[to]?.subscriber, subscriber.isConnected,
-                      let srtp = subscriber.srtp, let target = subscriber.destination else { continue }
+                // Each of the subscriber's fields is read once (this is `isConnected`): the
+                // computed property and a whole `SRTPSession` would copy, and retain, both SRTP
+                // contexts and the address again for every packet of every subscriber.
+                guard let subscriber = meeting.byID[to]?.subscriber, !subscriber.failed,
+                      let outbound = subscriber.srtp?.outbound, let target = subscriber.destination else { continue }
                 let offset = arena!.writerIndex
-                let written = arena!.writeWithUnsafeMutableBytes(minimumWritableBytes: range.count + srtp.profile.rtpTagLength) { raw in
+                let written = arena!.writeWithUnsafeMutableBytes(minimumWritableBytes: range.count + outbound.profile.rtpTagLength) { raw in
                     batch.withPacket(range) { packet in raw.copyMemory(from: packet) }
-                    return (try? srtp.outbound.protectRTP(raw, length: range.count)) ?? 0
+                    return (try? outbound.protectRTP(raw, length: range.count)) ?? 0
                 }
                 guard written > 0 else { statistics.srtpFailures += 1; continue }
                 outgoing.append(OutgoingPacket(target: target, offset: offset, length: written))

@@ -18,6 +18,9 @@ public struct ClientMessage: Codable, Sendable, Equatable {
         case leave
         /// `to` (a participant), `envelope` (base64 of a sealed media key, docs/e2ee.md).
         case mediaKey
+        /// `token`: a newer participant token for the same tenant, meeting and participant;
+        /// the session then lasts until its expiry instead of the first one's.
+        case refresh
     }
 
     /// `join`'s `e2ee`: the participant encrypts its media end to end (docs/e2ee.md).
@@ -85,6 +88,8 @@ public struct ClientMessage: Codable, Sendable, Equatable {
         case .mediaKey:
             guard let to = message.to, !to.isEmpty, let envelope = message.envelope else { throw .missingField("mediaKey", "to and envelope") }
             _ = try mediaKeyEnvelope(envelope)
+        case .refresh:
+            guard message.token?.isEmpty == false else { throw .missingField("refresh", "token") }
         case .leave:
             break
         }
@@ -135,6 +140,13 @@ public struct ServerMessage: Codable, Sendable, Equatable {
         case error
         /// `from` (stamped by the server), `envelope`: a media key sealed to this participant.
         case mediaKey
+        /// The participant's media moved (the node drains, or it was asked at the wrong node):
+        /// `edge` (`node`, `region`, `jurisdiction`, `signaling` URL) to connect to now, or,
+        /// without `edge`, `retryAfter` milliseconds to ask again (the meeting is being
+        /// re-placed). The server closes the socket after it.
+        case reconnect
+        /// `refresh` was accepted: `expiresAt` is the session's new end.
+        case refreshed
     }
 
     /// `joined`'s `e2ee` (docs/signaling.md).
@@ -175,12 +187,21 @@ public struct ServerMessage: Codable, Sendable, Equatable {
     /// `mediaKey`.
     public var from: String?
     public var envelope: String?
+    /// `joined`, `refreshed`: when the session ends unless refreshed (Unix seconds: the
+    /// token's `exp` plus the verifier's leeway).
+    public var expiresAt: Int64?
+    /// `joined`: other nodes to connect to (`node`, `signaling` URL) if this one goes away.
+    public var alternates: [[String: String]]?
+    /// `reconnect`.
+    public var edge: [String: String]?
+    public var retryAfter: Int?
 
     public init(type: Kind, participant: String? = nil, meeting: String? = nil, node: [String: String]? = nil, sdp: String? = nil,
                 track: MediaTrackInfo? = nil, trackID: String? = nil, muted: Bool? = nil, peerConnection: String? = nil,
                 state: String? = nil, code: String? = nil, message: String? = nil, e2ee: EndToEndEncryption? = nil,
                 participantNode: String? = nil, identityKey: String? = nil, slot: UInt32? = nil, from: String? = nil,
-                envelope: String? = nil) {
+                envelope: String? = nil, expiresAt: Int64? = nil, alternates: [[String: String]]? = nil,
+                edge: [String: String]? = nil, retryAfter: Int? = nil) {
         self.type = type
         self.participant = participant
         self.meeting = meeting
@@ -199,10 +220,15 @@ public struct ServerMessage: Codable, Sendable, Equatable {
         self.slot = slot
         self.from = from
         self.envelope = envelope
+        self.expiresAt = expiresAt
+        self.alternates = alternates
+        self.edge = edge
+        self.retryAfter = retryAfter
     }
 
     enum CodingKeys: String, CodingKey {
         case type, participant, meeting, node, sdp, track, trackID, muted, peerConnection, state, code, message, e2ee, identityKey, slot, from, envelope
+        case expiresAt, alternates, edge, retryAfter
     }
 
     public init(from decoder: any Decoder) throws {
@@ -228,6 +254,10 @@ public struct ServerMessage: Codable, Sendable, Equatable {
         slot = try c.decodeIfPresent(UInt32.self, forKey: .slot)
         from = try c.decodeIfPresent(String.self, forKey: .from)
         envelope = try c.decodeIfPresent(String.self, forKey: .envelope)
+        expiresAt = try c.decodeIfPresent(Int64.self, forKey: .expiresAt)
+        alternates = try c.decodeIfPresent([[String: String]].self, forKey: .alternates)
+        edge = try c.decodeIfPresent([String: String].self, forKey: .edge)
+        retryAfter = try c.decodeIfPresent(Int.self, forKey: .retryAfter)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -249,6 +279,10 @@ public struct ServerMessage: Codable, Sendable, Equatable {
         try c.encodeIfPresent(slot, forKey: .slot)
         try c.encodeIfPresent(from, forKey: .from)
         try c.encodeIfPresent(envelope, forKey: .envelope)
+        try c.encodeIfPresent(expiresAt, forKey: .expiresAt)
+        try c.encodeIfPresent(alternates, forKey: .alternates)
+        try c.encodeIfPresent(edge, forKey: .edge)
+        try c.encodeIfPresent(retryAfter, forKey: .retryAfter)
     }
 
     public init(_ event: MediaEvent) {
@@ -296,6 +330,8 @@ public enum SignalingError: Error, Equatable, Sendable, CustomStringConvertible 
     /// A message that needs `join` first, or a second `join`.
     case unexpected(String)
     case media(MediaSessionError)
+    /// The session's token expired and no `refresh` came: the session ends.
+    case tokenExpired
 
     public var code: String {
         switch self {
@@ -307,6 +343,7 @@ public enum SignalingError: Error, Equatable, Sendable, CustomStringConvertible 
         case .missingGrant: "missing_grant"
         case .notAdmitted: "not_admitted"
         case .unexpected: "unexpected_message"
+        case .tokenExpired: "token_expired"
         case .media(.negotiation): "negotiation_failed"
         case .media(.endToEndEncryptionRequired): "e2ee_required"
         case .media(.unknownParticipant): "unknown_participant"
@@ -318,7 +355,7 @@ public enum SignalingError: Error, Equatable, Sendable, CustomStringConvertible 
     /// Errors after which the connection is closed.
     public var isFatal: Bool {
         switch self {
-        case .unauthenticated, .invalidToken, .notAParticipantToken, .notAdmitted: true
+        case .unauthenticated, .invalidToken, .notAParticipantToken, .notAdmitted, .tokenExpired: true
         default: false
         }
     }
@@ -335,6 +372,7 @@ public enum SignalingError: Error, Equatable, Sendable, CustomStringConvertible 
         case .notAdmitted(let why): "not admitted on this node: \(why)"
         case .unexpected(let what): what
         case .media(let error): error.description
+        case .tokenExpired: "the session's token expired; join again with a new one (or send refresh before it expires)"
         }
     }
 }

@@ -19,6 +19,63 @@ public enum SessionChange: String, Sendable, Equatable {
     case left
 }
 
+/// Thrown by ``RTCSignaling/admit`` when the participant's media belongs on another node:
+/// the client is sent `reconnect` (to `edge`, or to ask again after `retryAfterMilliseconds`
+/// while the meeting is re-placed) instead of an error, and the socket is closed.
+public struct SignalingRedirect: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `node`, `region`, `jurisdiction`, `signaling` (a ws:// or wss:// URL).
+    public var edge: [String: String]?
+    public var retryAfterMilliseconds: Int?
+    public var reason: String
+    public init(edge: [String: String]? = nil, retryAfterMilliseconds: Int? = nil, reason: String) {
+        self.edge = edge
+        self.retryAfterMilliseconds = retryAfterMilliseconds
+        self.reason = reason
+    }
+    public var description: String { reason }
+    var message: ServerMessage {
+        ServerMessage(type: .reconnect, message: reason, edge: edge, retryAfter: edge == nil ? retryAfterMilliseconds ?? 500 : nil)
+    }
+}
+
+/// The signaling sessions open on this node, so the node can move them: when a meeting is
+/// re-placed or the node drains, each participant whose edge changed is told `reconnect`
+/// and its socket is closed (issue 7, "client reconnect driven by signaling").
+public actor SignalingSessions {
+    struct Key: Hashable { var tenant: String; var meeting: String; var participant: String }
+    private var open: [Key: (id: ObjectIdentifier, send: @Sendable (SignalingConnection.Outgoing) -> Void)] = [:]
+
+    public init() {}
+
+    final class Token: Sendable {}
+
+    func register(_ request: AdmissionRequest, _ token: Token, send: @escaping @Sendable (SignalingConnection.Outgoing) -> Void) {
+        let key = Key(tenant: request.tenant, meeting: request.meeting, participant: request.participant)
+        // A second socket for the same participant replaces the first (a client that reconnected).
+        open[key]?.send(.close)
+        open[key] = (ObjectIdentifier(token), send)
+    }
+
+    func unregister(_ request: AdmissionRequest, _ token: Token) {
+        let key = Key(tenant: request.tenant, meeting: request.meeting, participant: request.participant)
+        if open[key]?.id == ObjectIdentifier(token) { open[key] = nil }
+    }
+
+    /// The participants of a meeting with a session here.
+    public func participants(tenant: String, meeting: String) -> [String] {
+        open.keys.filter { $0.tenant == tenant && $0.meeting == meeting }.map(\.participant).sorted()
+    }
+
+    /// Tells one participant to reconnect elsewhere and closes its session. False when it has none here.
+    @discardableResult
+    public func redirect(tenant: String, meeting: String, participant: String, _ redirect: SignalingRedirect) -> Bool {
+        guard let session = open.removeValue(forKey: Key(tenant: tenant, meeting: meeting, participant: participant)) else { return false }
+        session.send(.message(redirect.message))
+        session.send(.close)
+        return true
+    }
+}
+
 /// WebSocket signaling for the media service (issue 6): `GET /v1/rtc`, authenticated with
 /// a participant token, JSON messages (docs/signaling.md).
 ///
@@ -36,15 +93,21 @@ public struct RTCSignaling: Sendable {
     public let admit: @Sendable (AdmissionRequest) async throws -> Void
     /// Told when an admitted participant's media session starts and ends on this node.
     public let observe: @Sendable (AdmissionRequest, SessionChange) async -> Void
+    /// Other nodes a participant may reconnect through if this one goes away (sent in `joined`).
+    public let alternates: @Sendable (AdmissionRequest) async -> [[String: String]]
+    /// The open sessions, for the node to move them.
+    public let sessions = SignalingSessions()
 
     public init(media: MediaServer, verifier: AccessTokenVerifier, node: [String: String] = [:],
                 admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in },
-                observe: @escaping @Sendable (AdmissionRequest, SessionChange) async -> Void = { _, _ in }) {
+                observe: @escaping @Sendable (AdmissionRequest, SessionChange) async -> Void = { _, _ in },
+                alternates: @escaping @Sendable (AdmissionRequest) async -> [[String: String]] = { _ in [] }) {
         self.media = media
         self.verifier = verifier
         self.node = node
         self.admit = admit
         self.observe = observe
+        self.alternates = alternates
     }
 
     /// The meeting name ``MediaServer`` knows a tenant's meeting by (tenants' meeting ids
@@ -84,13 +147,26 @@ struct SignalingConnection {
     let signaling: RTCSignaling
     let logger: Logger
 
+    /// What the writer sends: a message, or the close handshake (after which the client's
+    /// close ends the inbound stream, and with it the session).
+    enum Outgoing: Sendable {
+        case message(ServerMessage)
+        case close
+    }
+
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, urlToken: String?) async {
-        let (replies, replyContinuation) = AsyncStream<ServerMessage>.makeStream()
+        let (replies, replyContinuation) = AsyncStream<Outgoing>.makeStream()
         await withTaskGroup(of: Void.self) { group in
             // One writer, so replies and events never interleave mid-frame.
             group.addTask {
-                for await message in replies {
-                    do { try await outbound.write(.text(message.json())) } catch { break }
+                for await outgoing in replies {
+                    switch outgoing {
+                    case .message(let message):
+                        do { try await outbound.write(.text(message.json())) } catch { return }
+                    case .close:
+                        try? await outbound.close(.normalClosure, reason: nil)
+                        return
+                    }
                 }
             }
             await serve(inbound: inbound, urlToken: urlToken, reply: replyContinuation, group: &group)
@@ -99,8 +175,9 @@ struct SignalingConnection {
         }
     }
 
-    private func serve(inbound: WebSocketInboundStream, urlToken: String?, reply: AsyncStream<ServerMessage>.Continuation,
+    private func serve(inbound: WebSocketInboundStream, urlToken: String?, reply outgoing: AsyncStream<Outgoing>.Continuation,
                        group: inout TaskGroup<Void>) async {
+        let reply = Replies(outgoing)
         var messages = inbound.messages(maxSize: ClientMessage.maximumSize).makeAsyncIterator()
         func nextText() async -> String? {
             while true {
@@ -133,9 +210,13 @@ struct SignalingConnection {
         let meeting = RTCSignaling.mediaMeeting(tenant: tenant, meeting: meetingName)
         let admission = AdmissionRequest(tenant: tenant, meeting: meetingName, participant: participant)
 
-        // 2. Admission by the node (placement, residency).
+        // 2. Admission by the node (placement, residency); a participant whose edge is
+        // another node is sent there.
         do {
             try await signaling.admit(admission)
+        } catch let redirect as SignalingRedirect {
+            reply.yield(redirect.message)
+            return
         } catch {
             reply.yield(.error(.notAdmitted("\(error)")))
             return
@@ -169,10 +250,27 @@ struct SignalingConnection {
             return
         }
         await signaling.observe(admission, .joined)
+        // The session lasts as long as its token (plus the verifier's leeway), unless refreshed.
+        let lifetime = SessionLifetime(claims: claims, leeway: signaling.verifier.leewaySeconds)
+        let registration = SignalingSessions.Token()
+        await signaling.sessions.register(admission, registration) { outgoing.yield($0) }
+        let expiry = Task {
+            while let end = await lifetime.end, !Task.isCancelled {
+                let remaining = Double(end) - Date().timeIntervalSince1970
+                if remaining <= 0 {
+                    reply.yield(.error(.tokenExpired))
+                    outgoing.yield(.close)
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(Int64(remaining * 1000) + 1))
+            }
+        }
+        defer { expiry.cancel() }
         let e2ee = ServerMessage.EndToEndEncryption(required: await signaling.media.endToEndEncryptionRequired(meeting: meeting),
                                                     slot: await signaling.media.senderSlot(meeting: meeting, participant: participant) ?? 0,
                                                     meeting: meeting)
-        reply.yield(ServerMessage(type: .joined, participant: participant, meeting: meetingName, node: signaling.node, e2ee: e2ee))
+        reply.yield(ServerMessage(type: .joined, participant: participant, meeting: meetingName, node: signaling.node, e2ee: e2ee,
+                                  expiresAt: await lifetime.end, alternates: await signaling.alternates(admission)))
         group.addTask {
             for await event in events { reply.yield(ServerMessage(event)) }
         }
@@ -186,9 +284,17 @@ struct SignalingConnection {
                 case .join:
                     throw .unexpected("already joined")
                 case .leave:
+                    await signaling.sessions.unregister(admission, registration)
                     await signaling.media.leave(meeting: meeting, participant: participant)
                     await signaling.observe(admission, .left)
                     return
+                case .refresh:
+                    let renewed = try signaling.authorize(message.token!)
+                    guard renewed.tenant == claims.tenant, renewed.meeting == claims.meeting, renewed.sub == claims.sub else {
+                        throw .invalidToken("a refresh token must name the same tenant, meeting and participant")
+                    }
+                    await lifetime.extend(to: renewed)
+                    reply.yield(ServerMessage(type: .refreshed, expiresAt: await lifetime.end))
                 case .publish:
                     guard canPublish else { throw .missingGrant("publish") }
                     let answer = try await mediaCall { () async throws(MediaSessionError) in
@@ -220,8 +326,28 @@ struct SignalingConnection {
                 reply.yield(.error(error))
             }
         }
+        await signaling.sessions.unregister(admission, registration)
         await signaling.media.leave(meeting: meeting, participant: participant)
         await signaling.observe(admission, .left)
+    }
+
+    /// Replies to the client (as messages for the one writer).
+    struct Replies: Sendable {
+        let outgoing: AsyncStream<Outgoing>.Continuation
+        init(_ outgoing: AsyncStream<Outgoing>.Continuation) { self.outgoing = outgoing }
+        func yield(_ message: ServerMessage) { outgoing.yield(.message(message)) }
+    }
+
+    /// When a session ends: its token's `exp` plus leeway, moved by each accepted `refresh`
+    /// (never earlier: a refresh with a shorter token does not cut a session short).
+    actor SessionLifetime {
+        private(set) var end: Int64?
+        private let leeway: Int64
+        init(claims: AccessClaims, leeway: Int64) {
+            self.leeway = leeway
+            end = claims.exp + leeway
+        }
+        func extend(to claims: AccessClaims) { end = max(end ?? 0, claims.exp + leeway) }
     }
 
     private func mediaCall<T>(_ body: () async throws(MediaSessionError) -> T) async throws(SignalingError) -> T {

@@ -25,8 +25,8 @@ import Testing
         e2e.metric((try? await c.http("GET", node, "/metrics"))?.text ?? "", "demarc_relay_links_open")
     }
 
-    func summaries(_ c: LocalCluster, at node: String, token: String) async throws -> [String: [String: Any]] {
-        let aggregate = try await c.http("GET", node, "/v1/meetings/rounds/transparency", token: token)
+    func summaries(_ c: LocalCluster, at node: String, token: String, meeting: String = "rounds") async throws -> [String: [String: Any]] {
+        let aggregate = try await c.http("GET", node, "/v1/meetings/\(meeting)/transparency", token: token)
         var out: [String: [String: Any]] = [:]
         for r in aggregate.json["reports"] as? [[String: Any]] ?? [] {
             if let node = r["node"] as? String, let s = (r["report"] as? [String: Any])?["summary"] as? [String: Any] { out[node] = s }
@@ -192,6 +192,42 @@ import Testing
         }
         for n in Self.allowed { #expect(e2e.metric(try await c.http("GET", n, "/metrics").text, "demarc_media_e2ee_violations") == 0) }
 
+        // The tree grows: a meeting of Irish and German participants is cascaded over two
+        // nodes; when someone from Switzerland joins, the home re-places it over a third
+        // compliant node, the new edge becomes a link, and media reaches the newcomer across it.
+        // (A single-node meeting stays on its node when someone joins: placement keeps
+        // participants where they are and a single node can take the newcomer.)
+        let small = try await c.http("POST", "fra-1", "/v1/meetings", token: admin,
+                                     json: ["id": "growth", "participants": [["id": "gail@tri.example", "country": "IE"], ["id": "gus@tri.example", "country": "IE"],
+                                                                             ["id": "dana@tri.example", "country": "DE"], ["id": "dov@tri.example", "country": "DE"]]])
+        let smallNodes = Set(small.json["nodes"] as? [String] ?? [])
+        #expect(small.status == 201 && smallNodes.count == 2 && !smallNodes.contains(where: { $0 == "zrh-1" }), "\(small.text)")
+        let smallNode = try #require(small.json["home"] as? String)
+        var growthTokens: [String: String] = [:]
+        for who in ["gail", "zora"] {
+            let t = try await c.http("POST", "fra-1", "/v1/tenants/tri-clinic/tokens", token: admin, json: ["identity": "\(who)@tri.example", "meeting": "growth"])
+            growthTokens[who] = try #require(t.json["token"] as? String)
+        }
+        let gail = try await c.http("POST", smallNode, "/v1/meetings/growth/join", token: growthTokens["gail"], json: ["country": "IE"])
+        let gailEdge = try #require((gail.json["edge"] as? [String: Any])?["node"] as? String, "\(gail.text)")
+        let zora = try await c.http("POST", smallNode, "/v1/meetings/growth/join", token: growthTokens["zora"], json: ["country": "CH"])
+        let zoraEdge = try #require((zora.json["edge"] as? [String: Any])?["node"] as? String, "\(zora.text)")
+        let grown = try #require(await e2e.meeting(c, smallNode, "growth", token: admin))
+        let grownNodes = Set(grown["nodes"] as? [String] ?? [])
+        let grownTree = grown["relay_tree"] as? [[String: Any]] ?? []
+        #expect(!smallNodes.contains(zoraEdge) && grownNodes == smallNodes.union([zoraEdge]) && grownNodes.isSubset(of: Self.allowed)
+                && grownTree.contains { ($0["parent"] as? String) == zoraEdge || ($0["child"] as? String) == zoraEdge },
+                "the tree did not grow to the newcomer's node: \(grownNodes) \(grownTree)")
+        let grownMedia = try c.runPythonStatus([LocalCluster.root.appendingPathComponent("Tests/Interop/interop.py").path,
+                                                "--url", url(gailEdge), "--publisher", growthTokens["gail"]!,
+                                                "--subscriber", growthTokens["zora"]!, "--subscriber-url", url(zoraEdge),
+                                                "--seconds", "3", "--min-frames", "15"])
+        #expect(grownMedia.status == 0, "media did not cross the grown tree: \(grownMedia.out)")
+        try await c.eventually("both ends of the grown tree to log its link", within: .seconds(10)) {
+            let s = (try? await summaries(c, at: smallNode, token: admin, meeting: "growth")) ?? [:]
+            return (s[zoraEdge]?["relays"] as? [[String: Any]] ?? []).contains { (($0["to"] as? [String: Any])?["node"] as? String) == zoraEdge }
+        }
+
         // Kill the relay node while media flows: the tree is re-planned over the compliant
         // survivors (never the US node) and the far subscriber's media resumes.
         let pid = try #require(c.nodes[middle]?.process?.processIdentifier)
@@ -199,8 +235,7 @@ import Testing
                                               "--url", url(leaves[0]), "--publisher", tokens[publisher]!,
                                               "--subscriber", tokens[farSubscriber]!, "--subscriber-url", url(leaves[1]),
                                               "--subscriber", tokens[middleSubscriber]!, "--subscriber-url", url(middle),
-                                              "--edge-node", leaves[1], "--edge-node", middle, "--meeting", "rounds",
-                                              "--rejoin-api", c.base(leaves[0]), "--rejoin-api", c.base(leaves[1]),
+                                              "--reconnect",
                                               "--seconds", "25", "--min-frames", "20", "--max-gap", "30",
                                               "--kill-pid", String(pid), "--kill-after", "2"])
         let verdicts = e2e.interopVerdict(failover.out)["subscribers"] as? [[String: Any]] ?? []
@@ -208,7 +243,8 @@ import Testing
         // The far subscriber stays connected: its media comes back once the tree is re-planned.
         let resumed = verdicts.first?["resumedAfterKillSeconds"] as? Double
         #expect(resumed != nil, "media did not resume after \(middle) died: \(failover.out)")
-        // The one whose edge died reconnects, driven by its client, at a surviving compliant node.
+        // The one whose edge died reconnects through the alternates its `joined` named: a
+        // survivor answers `reconnect` with its new edge, a surviving compliant node.
         let moved = verdicts.last ?? [:]
         #expect(leaves.contains(moved["rejoinedAt"] as? String ?? ""), "\(moved)")
         #expect(moved["resumedAfterKillSeconds"] as? Double != nil, "\(moved)")
@@ -226,5 +262,28 @@ import Testing
             }
         }
         #expect(e2e.metric(try await c.http("GET", "iad-1", "/metrics").text, "demarc_media_relay_datagrams_received") == 0)
+
+        // SIGTERM a surviving leaf while its subscriber receives: the node drains, the meeting
+        // moves to the last compliant node, and the subscriber is told `reconnect` there (it
+        // does not wait for its socket to drop).
+        let drained = leaves[1], remaining = leaves[0]
+        let leafPID = try #require(c.nodes[drained]?.process?.processIdentifier)
+        let assignments = try #require(await e2e.meeting(c, remaining, "rounds", token: admin)?["assignments"] as? [[String: Any]])
+        let onDrained = try #require(people.map(\.0).first { who in
+            who != publisher && assignments.contains { ($0["participant"] as? String) == "\(who)@tri.example" && ($0["edge"] as? String) == drained }
+        }, "nobody on \(drained): \(assignments)")
+        let drain = try c.runPythonStatus([LocalCluster.root.appendingPathComponent("Tests/Interop/interop.py").path,
+                                           "--url", url(remaining), "--publisher", tokens[publisher]!,
+                                           "--subscriber", tokens[onDrained]!, "--subscriber-url", url(drained), "--reconnect",
+                                           "--seconds", "14", "--min-frames", "20", "--max-gap", "30",
+                                           "--kill-pid", String(leafPID), "--kill-after", "2", "--kill-signal", "TERM"])
+        let drainedVerdict = (e2e.interopVerdict(drain.out)["subscribers"] as? [[String: Any]] ?? []).first ?? [:]
+        #expect(drainedVerdict["reconnectMessages"] as? Int ?? 0 >= 1, "no reconnect message during the drain: \(drain.out)")
+        #expect(drainedVerdict["rejoinedAt"] as? String == remaining, "\(drain.out)")
+        #expect(drainedVerdict["resumedAfterKillSeconds"] as? Double != nil, "\(drain.out)")
+        print("drain: the subscriber on \(drained) was told to reconnect and rejoined at \(remaining) "
+              + "\(drainedVerdict["signalingDroppedToRejoinedSeconds"] ?? "-") s later; media back \(drainedVerdict["resumedAfterKillSeconds"] ?? "never") s after SIGTERM")
+        try await c.eventually("\(drained) to exit after draining", within: .seconds(40)) { !(c.nodes[drained]?.process?.isRunning ?? false) }
+        #expect(c.nodes[drained]?.process?.terminationStatus == 0)
     }
 }

@@ -125,6 +125,23 @@ async def signaling(url, token):
             raise RuntimeError(f"join refused: {message}")
 
 
+async def try_signaling(url, token):
+    """One attempt: ("joined", ws, joined), ("reconnect", None, message) or ("refused", None, message)."""
+    ws = await websockets.connect(f"{url}?token={token}", max_size=2**20, open_timeout=2)
+    await ws.send(json.dumps({"type": "join"}))
+    while True:
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 3))
+        except Exception:
+            await ws.close()
+            return "refused", None, {}
+        if message["type"] == "joined":
+            return "joined", ws, message
+        if message["type"] in ("reconnect", "error"):
+            await ws.close()
+            return ("reconnect" if message["type"] == "reconnect" else "refused"), None, message
+
+
 async def expect(ws, kind, timeout=20):
     deadline = time.monotonic() + timeout
     while True:
@@ -176,13 +193,16 @@ class Subscriber:
         self.tracks = []
         self.tasks = []
         self.joined = asyncio.Event()
-        # Client-driven reconnect (issue 7): when the edge's signaling drops, ask these
-        # nodes' APIs for a new edge (POST /v1/meetings/{id}/join) and reconnect there.
-        self.rejoin_apis = []
-        self.meeting = None
+        # Reconnect driven by signaling (issue 7, docs/signaling.md "Reconnecting"): on a
+        # `reconnect` message go to the edge it names; when the edge's socket just drops, ask
+        # the `alternates` from `joined`, which answer `reconnect` with the new edge.
+        self.reconnect = False
+        self.alternates = []
         self.dropped_at = None
         self.rejoined_after = None
         self.rejoined_edge = None
+        self.reconnects = 0
+        self.reconnect_messages = 0
         self.per_track = {}
         self.track_resolutions = {}
         self.pc.on("track", self.on_track)
@@ -207,8 +227,9 @@ class Subscriber:
                 self.audio_frames += 1
 
     async def run(self, url, token, stop):
-        ws, _ = await signaling(url, token)
+        ws, joined = await signaling(url, token)
         self.ws = ws
+        self.alternates = [a["signaling"] for a in joined.get("alternates", [])]
         self.joined.set()
         while not stop.is_set():
             try:
@@ -216,9 +237,9 @@ class Subscriber:
             except asyncio.TimeoutError:
                 continue
             except websockets.ConnectionClosed:
-                if not self.rejoin_apis or stop.is_set():
+                if not self.reconnect or stop.is_set():
                     return
-                ws = await self.rejoin(token, stop)
+                ws = await self.reconnect_elsewhere(token, stop, lost=url, edge=None)
                 if ws is None:
                     return
                 continue
@@ -230,34 +251,44 @@ class Subscriber:
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
                 await ws.send(json.dumps({"type": "subscriberAnswer", "sdp": self.pc.localDescription.sdp}))
+            elif message["type"] == "reconnect" and self.reconnect:
+                self.reconnect_messages += 1
+                ws = await self.reconnect_elsewhere(token, stop, lost=url, edge=(message.get("edge") or {}).get("signaling"))
+                if ws is None:
+                    return
             elif message["type"] == "error":
                 print(f"{self.name}: server error {message}", file=sys.stderr)
 
-    async def rejoin(self, token, stop):
-        import urllib.request
+    async def reconnect_elsewhere(self, token, stop, lost, edge):
+        """Asks the named edge, else each alternate, until one serves this participant."""
         self.dropped_at = time.monotonic()
-        lost = getattr(self, "edge_node", None)
         await self.pc.close()
         self.pc = RTCPeerConnection()
         self.pc.on("track", self.on_track)
         while not stop.is_set():
-            for api in self.rejoin_apis:
-                try:
-                    request = urllib.request.Request(f"{api}/v1/meetings/{self.meeting}/join", data=b"{}", method="POST",
-                                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-                    answer = json.loads(await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=2).read()))
-                    edge = answer["edge"]
-                    if edge["node"] == lost or not edge.get("api"):
+            wait = 0.2
+            for first in ([edge] if edge else []) + [a for a in self.alternates if a != lost]:
+                target = first
+                for _ in range(3):  # follow at most three reconnect hops
+                    try:
+                        outcome, ws, message = await try_signaling(target, token)
+                    except Exception:
+                        break
+                    if outcome == "joined":
+                        self.ws = ws
+                        self.reconnects += 1
+                        self.rejoined_edge = (message.get("node") or {}).get("node")
+                        self.rejoined_after = round(time.monotonic() - self.dropped_at, 3)
+                        self.alternates = [a["signaling"] for a in message.get("alternates", [])] or self.alternates
+                        return ws
+                    if outcome == "reconnect" and (message.get("edge") or {}).get("signaling"):
+                        target = message["edge"]["signaling"]
                         continue
-                    ws, joined = await signaling(edge["api"].replace("http://", "ws://") + "/v1/rtc", token)
-                    self.ws = ws
-                    self.edge_node = edge["node"]
-                    self.rejoined_edge = edge["node"]
-                    self.rejoined_after = round(time.monotonic() - self.dropped_at, 3)
-                    return ws
-                except Exception:
-                    continue
-            await asyncio.sleep(0.2)
+                    if outcome == "reconnect":
+                        wait = min(wait, message.get("retryAfter", 200) / 1000)
+                    break
+            edge = None
+            await asyncio.sleep(wait)
         return None
 
     async def through_relay(self, sdp):
@@ -298,6 +329,8 @@ class Subscriber:
             "lossPercent": self.loss,
             "relayDropped": self.relay.dropped if self.relay else 0,
             "signalingDroppedToRejoinedSeconds": self.rejoined_after,
+            "reconnects": self.reconnects,
+            "reconnectMessages": self.reconnect_messages,
             "rejoinedAt": self.rejoined_edge,
             "relayRelayed": self.relay.relayed if self.relay else 0,
         }
@@ -322,19 +355,18 @@ async def main():
     parser.add_argument("--kill-pid", type=int, default=0,
                         help="SIGKILL this process (a relay node) once media flows, and report when media resumed")
     parser.add_argument("--kill-after", type=float, default=2)
-    parser.add_argument("--rejoin-api", action="append", default=[],
-                        help="HTTP API base of a node to ask for a new edge when a subscriber's signaling drops")
-    parser.add_argument("--meeting", default=None, help="the meeting id (for --rejoin-api)")
-    parser.add_argument("--edge-node", action="append", default=[], help="the node id of the i-th subscriber's edge (for --rejoin-api)")
+    parser.add_argument("--kill-signal", choices=["KILL", "TERM"], default="KILL",
+                        help="TERM: the node drains (its participants are told to reconnect) instead of dying")
+    parser.add_argument("--reconnect", action="store_true",
+                        help="subscribers follow `reconnect` messages and, when their edge drops, ask joined.alternates")
     args = parser.parse_args()
 
     stop = asyncio.Event()
     subscribers = [Subscriber(f"subscriber{i + 1}", loss=args.loss_percent if i == 0 else 0) for i in range(len(args.subscriber))]
     urls = {s.name: (args.subscriber_url[i] if i < len(args.subscriber_url) else args.url) for i, s in enumerate(subscribers)}
 
-    for i, s in enumerate(subscribers):
-        s.rejoin_apis, s.meeting = args.rejoin_api, args.meeting
-        s.edge_node = args.edge_node[i] if i < len(args.edge_node) else None
+    for s in subscribers:
+        s.reconnect = args.reconnect
 
     def url_of(subscriber):
         return urls[subscriber.name]
@@ -361,7 +393,7 @@ async def main():
     while time.monotonic() < measure_from + args.seconds:
         if args.kill_pid and killed_at is None and time.monotonic() >= measure_from + args.kill_after:
             import os, signal
-            os.kill(args.kill_pid, signal.SIGKILL)
+            os.kill(args.kill_pid, signal.SIGTERM if args.kill_signal == "TERM" else signal.SIGKILL)
             killed_at = time.monotonic()
         await asyncio.sleep(0.1)
     for subscriber in subscribers:  # gaps only count once media flows

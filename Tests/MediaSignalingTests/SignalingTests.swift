@@ -12,25 +12,28 @@ import Testing
 
 /// A node's media + signaling on loopback, with a token key of its own.
 struct TestNode {
-    let key = Ed25519.PrivateKey()
+    let key: Ed25519.PrivateKey
     let media: MediaServer
     let signaling: RTCSignaling
 
-    init(node: [String: String] = ["region": "eu-de-fra", "jurisdiction": "DE"],
+    init(node: [String: String] = ["region": "eu-de-fra", "jurisdiction": "DE"], key: Ed25519.PrivateKey = .init(), leewaySeconds: Int64 = 30,
          admit: @escaping @Sendable (AdmissionRequest) async throws -> Void = { _ in },
-         observe: @escaping @Sendable (AdmissionRequest, SessionChange) async -> Void = { _, _ in }) throws {
+         observe: @escaping @Sendable (AdmissionRequest, SessionChange) async -> Void = { _, _ in },
+         alternates: @escaping @Sendable (AdmissionRequest) async -> [[String: String]] = { _ in [] }) throws {
+        self.key = key
         var configuration = MediaServerConfiguration()
         configuration.bindHost = "127.0.0.1"
         media = try MediaServer(configuration: configuration)
-        let verifier = AccessTokenVerifier(keys: [nil: key.publicKey], issuers: ["demarc.test"], audience: "demarc")
-        signaling = RTCSignaling(media: media, verifier: verifier, node: node, admit: admit, observe: observe)
+        let verifier = AccessTokenVerifier(keys: [nil: key.publicKey], issuers: ["demarc.test"], audience: "demarc", leewaySeconds: leewaySeconds)
+        signaling = RTCSignaling(media: media, verifier: verifier, node: node, admit: admit, observe: observe, alternates: alternates)
     }
 
-    func token(_ identity: String, meeting: String = "m1", grants: [String] = ["publish", "subscribe"], role: AccessRole = .participant) throws -> String {
+    func token(_ identity: String, meeting: String = "m1", grants: [String] = ["publish", "subscribe"], role: AccessRole = .participant,
+               lifetime: Int64 = 600) throws -> String {
         let now = Int64(Date().timeIntervalSince1970)
         return try AccessTokenIssuer(key: key).issue(AccessClaims(
             iss: "demarc.test", sub: identity, aud: "demarc", tenant: "acme", meeting: meeting, role: role,
-            grants: grants, iat: now, nbf: now - 5, exp: now + 600))
+            grants: grants, iat: now, nbf: now - 5, exp: now + lifetime))
     }
 
     func application(webClient: Bool = false) -> some ApplicationProtocol {
@@ -167,6 +170,50 @@ struct ChromiumInteropTests {
 }
 
 extension ChromiumInteropTests {
+    /// The web client follows the server's `reconnect` (Tests/Interop/chromium_reconnect_check.py):
+    /// node A sends it away without an edge, so it asks the alternates `joined` listed (B); B is
+    /// not its edge and answers `reconnect` with C; at C it publishes and decodes again.
+    @Test func webClientReconnectsWhereTheServerSendsIt() async throws {
+        let key = Ed25519.PrivateKey()
+        actor Ports { var b = 0, c = 0; func set(b: Int? = nil, c: Int? = nil) { if let b { self.b = b }; if let c { self.c = c } } }
+        let ports = Ports()
+        let a = try TestNode(node: ["node": "A", "region": "eu-de-fra", "jurisdiction": "DE"], key: key,
+                             alternates: { _ in [["node": "B", "signaling": "ws://127.0.0.1:\(await ports.b)/v1/rtc"]] })
+        let b = try TestNode(node: ["node": "B", "region": "eu-ie-dub", "jurisdiction": "IE"], key: key, admit: { _ in
+            throw SignalingRedirect(edge: ["node": "C", "signaling": "ws://127.0.0.1:\(await ports.c)/v1/rtc"], reason: "your edge is C")
+        })
+        let c = try TestNode(node: ["node": "C", "region": "eu-ch-zrh", "jurisdiction": "CH"], key: key)
+        let browser = try a.token("browser@acme.example")
+        let ready = FileManager.default.temporaryDirectory.appendingPathComponent("demarc-reconnect-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: ready) }
+        try await a.application(webClient: true).test(.live) { clientA in
+            try await b.application().test(.live) { clientB in
+                try await c.application().test(.live) { clientC in
+                    let (pa, pb, pc) = (try #require(clientA.port), try #require(clientB.port), try #require(clientC.port))
+                    await ports.set(b: pb, c: pc)
+                    async let check = runPython("chromium_reconnect_check.py", [
+                        "--http-a", "http://localhost:\(pa)", "--url-c", "ws://127.0.0.1:\(pc)/v1/rtc",
+                        "--publisher-a", try a.token("pub-a@acme.example"), "--publisher-c", try a.token("pub-c@acme.example"),
+                        "--browser", browser, "--ready-file", ready,
+                    ])
+                    // Once Chromium decodes at A, A sends it away (as a drain or a re-placement would).
+                    var sent = false
+                    do {
+                        try await within(.seconds(90), "Chromium to decode at A") {
+                            while !FileManager.default.fileExists(atPath: ready) { try await Task.sleep(for: .milliseconds(50)) }
+                        }
+                        sent = await a.signaling.sessions.redirect(tenant: "acme", meeting: "m1", participant: "browser@acme.example",
+                                                                   SignalingRedirect(retryAfterMilliseconds: 200, reason: "this node is draining"))
+                    } catch {}
+                    let result = try await check
+                    print("chromium reconnect report: \(result.stdout)")
+                    #expect(sent, "the browser had no session at A to move")
+                    #expect(result.status == 0, "chromium_reconnect_check.py: \(result.stdout)\n\(result.stderr.suffix(3000))")
+                }
+            }
+        }
+    }
+
     struct EndToEndReport: Decodable {
         var failures: [String]
         var summary: [String: AnyJSON]?
@@ -269,11 +316,50 @@ struct SignalingTests {
         }
     }
 
+    /// A session ends when its token expires unless refreshed with a token for the same
+    /// participant; a participant whose edge is elsewhere (at admission, or later when the
+    /// node moves it) is told `reconnect` and its socket closed (Tests/Interop/session_checks.py).
+    @Test func sessionsExpireRefreshAndAreRedirected() async throws {
+        let node = try TestNode(leewaySeconds: 0, admit: { request in
+            switch request.participant {
+            case "mo": throw SignalingRedirect(edge: ["node": "zrh-1", "signaling": "ws://zrh-1.example/v1/rtc"], reason: "mo's edge is zrh-1")
+            case "rey": throw SignalingRedirect(retryAfterMilliseconds: 300, reason: "rey's edge is being re-placed")
+            default: break
+            }
+        }, alternates: { _ in [["node": "fra-2", "signaling": "ws://fra-2.example/v1/rtc"]] })
+        let short: Int64 = 10
+        let arguments = [
+            "--short", try node.token("sid", lifetime: short), "--short-refreshed", try node.token("ria", lifetime: short),
+            "--long", try node.token("ria"), "--other-participant", try node.token("oz"),
+            "--moved", try node.token("mo"), "--retry", try node.token("rey"), "--pushed", try node.token("pia"),
+            "--short-seconds", String(short),
+        ]
+        try await node.application().test(.live) { client in
+            let port = try #require(client.port)
+            async let checks = runPython("session_checks.py", ["--url", "ws://127.0.0.1:\(port)/v1/rtc"] + arguments, deadline: .seconds(90))
+            // Once pia is joined, the node moves it.
+            var joined = true
+            do {
+                try await within(.seconds(60), "pia to join") {
+                    while await !node.signaling.sessions.participants(tenant: "acme", meeting: "m1").contains("pia") { try await Task.sleep(for: .milliseconds(20)) }
+                }
+            } catch { joined = false }
+            let redirected = await node.signaling.sessions.redirect(tenant: "acme", meeting: "m1", participant: "pia",
+                                                                  SignalingRedirect(edge: ["node": "dub-1", "signaling": "ws://dub-1.example/v1/rtc"], reason: "moved"))
+            #expect(redirected)
+            let result = try await checks
+            #expect(joined, "pia never joined")
+            #expect(result.status == 0, "session_checks.py: \(result.stdout)\n\(result.stderr.suffix(3000))")
+            #expect(await !node.signaling.sessions.participants(tenant: "acme", meeting: "m1").contains("pia"))
+        }
+    }
+
     @Test func clientMessagesDecodeOrThrowTypedErrors() throws {
         #expect(try ClientMessage.decode(#"{"type":"publish","sdp":"v=0"}"#) == ClientMessage(type: .publish, sdp: "v=0"))
         #expect(try ClientMessage.decode(#"{"type":"mute","track":"T1","muted":true}"#).muted == true)
         #expect(throws: SignalingError.missingField("publish", "sdp")) { try ClientMessage.decode(#"{"type":"publish"}"#) }
         #expect(throws: SignalingError.missingField("subscribe", "tracks")) { try ClientMessage.decode(#"{"type":"subscribe"}"#) }
+        #expect(throws: SignalingError.missingField("refresh", "token")) { try ClientMessage.decode(#"{"type":"refresh"}"#) }
         #expect(throws: SignalingError.malformedMessage("not JSON")) { try ClientMessage.decode("hello") }
         #expect(throws: SignalingError.malformedMessage("bad value at type")) { try ClientMessage.decode(#"{"type":"dance"}"#) }
         #expect(throws: SignalingError.messageTooLarge(ClientMessage.maximumSize + 1)) {
@@ -288,7 +374,7 @@ struct SignalingTests {
         let valid = [#"{"type":"join","token":"a.b.c","autoSubscribe":false}"#, #"{"type":"publish","sdp":"v=0\r\n"}"#,
                      #"{"type":"mediaKey","to":"bob","envelope":"AQID"}"#,
                      #"{"type":"subscribe","tracks":["T1","T2"],"subscribe":false}"#, #"{"type":"mute","track":"T1","muted":true}"#,
-                     #"{"type":"leave"}"#]
+                     #"{"type":"leave"}"#, #"{"type":"refresh","token":"a.b.c"}"#]
         var decoded = 0
         for round in 0..<4000 {
             var bytes = Array(valid[round % valid.count].utf8)

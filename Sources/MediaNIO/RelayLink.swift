@@ -32,7 +32,7 @@ final class RelayLink {
     /// Control messages larger than one datagram, being put back together.
     var reassembler = RelayControlReassembler<MediaInstant>()
     var nextFragmentedMessage: UInt32 = 0
-    /// SSRC remapping (docs/relay.md, "SSRCs"): the far node's SSRC of each stream this link
+    /// SSRC remapping (docs/relay.md, "SSRCs are remapped per link"): the far node's SSRC of each stream this link
     /// brings → the SSRC it has in this node's meeting, and back (for feedback sent over the
     /// link). Two nodes' publishers may pick the same SSRC; here they never meet.
     var localSSRC: [UInt32: UInt32] = [:]

@@ -24,6 +24,9 @@ public struct LoadTestConfiguration: Sendable {
     /// the process kept off it (`taskset -c 1 demarc loadtest --sfu-cpu 0`) "per core" means
     /// the SFU alone. Nil leaves scheduling to the kernel.
     public var sfuCPU: Int?
+    /// With `relayHop`, pins the far (subscribers') server's event-loop thread to this CPU;
+    /// its thread CPU time is measured either way (the receiving side of the link).
+    public var farCPU: Int?
     public var shape = LoadShape.singleStream
     /// How subscribers receive: every packet decrypted by a Swift task, or counted on the
     /// event loop with a decrypted sample (``FastReceiver``), for loads above ~40,000–50,000/s.
@@ -67,6 +70,15 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
     public var forwardingDelayP99 = 0.0
     /// Whether the SFU thread was pinned as asked.
     public var sfuPinned: Int?
+    /// With a relay hop, the far server's thread: its CPU time over the run, and the RTP it
+    /// received over the link (opened, remapped, routed) and forwarded to its subscribers.
+    public var farCPUSeconds = 0.0
+    public var farRelayReceived = 0
+    public var farForwarded = 0
+    public var farPinned: Int?
+    /// Relay packets received per second of one core on the far server (open + route +
+    /// protect + send to its subscribers).
+    public var relayReceivedPerFarCoreSecond: Double { farCPUSeconds > 0 ? Double(farRelayReceived) / farCPUSeconds : 0 }
     /// With ``LoadReceiveMode/sampled(every:)``: one packet in this many was decrypted (and
     /// timed); `received` then counts RTP datagrams, of which `decryptedSamples` authenticated
     /// and decrypted and `sampleDecryptFailures` did not. Nil: every packet was decrypted.
@@ -97,7 +109,11 @@ public struct LoadTestReport: Sendable, CustomStringConvertible {
             SFU thread\(sfuPinned.map { " (pinned to CPU \($0))" } ?? ""): \(String(format: "%.2f", sfuCPUSeconds)) s CPU = \(String(format: "%.1f", sfuCorePercent)) % of a core, \(String(format: "%.3f", subscribers > 0 ? sfuCorePercent / Double(subscribers) : 0)) % per subscriber; \(Int(packetsPerSFUCoreSecond)) packets out per SFU-core-second
             SFU forwarding delay (packet unprotected → last subscriber's write flushed): p50 \(String(format: "%.3f", forwardingDelayP50)) ms, p99 \(String(format: "%.3f", forwardingDelayP99)) ms
             SFU out, wall clock: \(Int(sfuForwardedPerSecond)) packets/s; SFU thread preempted \(sfuPreemptions.map { "\($0)" } ?? "?") times
-            """ + receiveDescription
+            """ + receiveDescription + farDescription
+    }
+
+    private var farDescription: String {
+        (relayHop ? "\nfar server thread\(farPinned.map { " (pinned to CPU \($0))" } ?? ""): \(String(format: "%.2f", farCPUSeconds)) s CPU for \(farRelayReceived) RTP received over the link and \(farForwarded) forwarded: \(Int(relayReceivedPerFarCoreSecond)) relayed packets received per far-core-second" : "")
     }
 
     private var receiveDescription: String {
@@ -129,7 +145,16 @@ public enum LoadTest {
             pinned = cpu
         }
         // With a relay hop, subscribers connect to a second server linked to the first.
-        let far = configuration.relayHop ? try MediaServer(configuration: media) : server
+        let farLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { farLoops.shutdownGracefully { _ in } }
+        let far = configuration.relayHop ? try MediaServer(configuration: media, eventLoop: farLoops.next()) : server
+        var farPinned: Int?
+        if configuration.relayHop, let cpu = configuration.farCPU {
+            guard let tid = try await far.onMediaThread({ currentThreadID() }), pin(thread: tid, to: cpu) else {
+                throw SyntheticPeerError("could not pin the far server's thread to CPU \(cpu) (taskset -p)")
+            }
+            farPinned = cpu
+        }
         let clock = ContinuousClock()
         let origin = clock.now
         return try await withThrowingTaskGroup(of: LoadTestReport?.self) { group in
@@ -203,6 +228,8 @@ public enum LoadTest {
             let cpuBefore = try await server.onMediaThread { threadCPUSeconds() }
             let preemptedBefore = try await server.onMediaThread { involuntaryContextSwitches() }
             let forwardedBefore = await server.statistics().rtpForwarded
+            let farCPUBefore = configuration.relayHop ? try await far.onMediaThread { threadCPUSeconds() } : 0
+            let farBefore = await far.statistics()
             let start = clock.now
             var sent = 0
             while start.duration(to: clock.now) < configuration.duration {
@@ -229,6 +256,7 @@ public enum LoadTest {
             // Let the last packets drain (a bounded grace period), then stop the receivers.
             try await clock.sleep(for: .milliseconds(300))
             let cpuAfter = try await server.onMediaThread { threadCPUSeconds() }
+            let farCPUAfter = configuration.relayHop ? try await far.onMediaThread { threadCPUSeconds() } : 0
             let preemptedAfter = try await server.onMediaThread { involuntaryContextSwitches() }
             let delays = try await server.takeForwardingDelays().sorted()
             for peer in subscribers { peer.stopReceiving() }
@@ -263,6 +291,13 @@ public enum LoadTest {
             report.sfuForwarded = await server.statistics().rtpForwarded - forwardedBefore
             report.subscribers = subscribers.count
             report.sfuPinned = pinned
+            if configuration.relayHop {
+                let farAfter = await far.statistics()
+                report.farCPUSeconds = farCPUAfter - farCPUBefore
+                report.farRelayReceived = farAfter.relayRTPForwarded - farBefore.relayRTPForwarded
+                report.farForwarded = farAfter.rtpForwarded - farBefore.rtpForwarded
+                report.farPinned = farPinned
+            }
             if !delays.isEmpty {
                 report.forwardingDelayP50 = Double(delays[delays.count / 2]) / 1e6
                 report.forwardingDelayP99 = Double(delays[min(delays.count - 1, delays.count * 99 / 100)]) / 1e6

@@ -22,6 +22,8 @@ public struct LoadtestCommand: AsyncParsableCommand {
     @Option(help: "Fail (exit 1) when less than this share of packets arrives (0–1).") var minimumDelivery = 0.0
     @Option(help: "Pin the SFU's event-loop thread to this CPU (run the rest elsewhere: taskset -c 1 demarc loadtest --sfu-cpu 0).")
     var sfuCpu: Int?
+    @Option(help: "With --relay-hop, pin the far (subscribers') server's event-loop thread to this CPU.")
+    var farCpu: Int?
     @Option(help: "Send issue 6's publisher instead: VP8 in 3 simulcast layers at this many kbit/s in total, plus Opus (--rate is then ignored).")
     var simulcastKbps: Int?
     @Flag(help: "Measure SRTP protect/unprotect alone, per profile (thread CPU time), and exit.") var srtpOnly = false
@@ -55,6 +57,7 @@ public struct LoadtestCommand: AsyncParsableCommand {
         configuration.duration = .seconds(seconds)
         configuration.relayHop = relayHop
         configuration.sfuCPU = sfuCpu
+        configuration.farCPU = farCpu
         if let sampleEvery { configuration.receiveMode = .sampled(every: sampleEvery) }
         if let simulcastKbps { configuration.shape = .simulcastWithAudio(videoBitsPerSecond: simulcastKbps * 1_000) }
         switch target {

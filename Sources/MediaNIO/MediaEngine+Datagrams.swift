@@ -328,10 +328,8 @@ extension MediaEngine {
                 statistics.datagramsSent += 1
             case .sendRTCP(let to, let packet):
                 if let remote = meeting.remoteByID[to] {
-                    // A keyframe request for a track of another node goes to its origin.
-                    if let link = relayLinks[remote.link], let bytes = try? RTCPCompound.serialize([packet]) {
-                        sendRelay(bytes, kind: .rtcp, over: link)
-                    }
+                    // Feedback for a track of another node goes to its origin (its SSRCs).
+                    relayFeedback(packet, to: remote)
                     continue
                 }
                 guard let publisher = meeting.byID[to]?.publisher, publisher.isConnected,

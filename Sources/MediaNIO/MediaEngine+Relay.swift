@@ -50,7 +50,10 @@ extension MediaEngine {
                                    packetsReceived: link.packetsReceived, bytesReceived: link.bytesReceived,
                                    rtpSent: link.rtpSent, rtpReceived: link.rtpReceived,
                                    authenticated: link.authenticated, lastReceived: link.lastReceived,
-                                   remoteParticipants: remotes)
+                                   remoteParticipants: remotes,
+                                   rtpSentByLayer: link.rtpSentByLayer, rtpWithheld: link.rtpWithheld,
+                                   farWants: link.wanted.map { $0.mapValues { $0.sorted() } },
+                                   layerCeiling: link.congestion.ceiling, lossEstimate: link.congestion.loss)
         }
     }
 
@@ -73,27 +76,103 @@ extension MediaEngine {
     /// A publisher's (decrypted, unrewritten) RTP goes once over every link of the meeting
     /// but `except` — split horizon: never back over the link it came from. Each link keeps
     /// a copy per SSRC to answer the far side's NACKs.
+    ///
+    /// Only the layers the far side wants cross (all until it first says; a newly wanted
+    /// layer from its next keyframe), and none above the link's congestion ceiling.
     func relayOut(_ packet: UnsafeRawBufferPointer, meeting: MeetingState, except: UInt64?, now: MediaInstant) {
         guard let header = try? RTPHeader.parse(packet) else { return }
         if except == nil, !meeting.announcedSSRCs.contains(header.ssrc) { meeting.snapshotDue = true }
-        let bytes = Array(packet)
+        let key = relayLayer(of: header.ssrc, in: meeting)
+        if let key, key.layerCount > 1 {
+            if meeting.relay.meters[header.ssrc] == nil, meeting.relay.meters.count < RelayLink.maximumStreams {
+                meeting.relay.meters[header.ssrc] = LayerBitrateMeter(window: configuration.forwarding.bitrateWindow)
+            }
+            meeting.relay.meters[header.ssrc]?.record(bytes: packet.count, now: now)
+        }
+        var bytes: [UInt8]?
         for id in meeting.links where id != except {
             guard let link = relayLinks[id] else { continue }
-            if link.outgoingCache[header.ssrc] == nil {
-                guard link.outgoingCache.count < RelayLink.maximumStreams else { continue }
+            if let key {
+                guard link.carries(track: key.track, layer: key.layer, layerCount: key.layerCount) else {
+                    link.rtpWithheld += 1
+                    continue
+                }
+                if let since = link.awaitingKeyframe[header.ssrc] {
+                    if since.duration(to: now) < RelayLink.keyframeWait, !startsKeyframe(packet, header: header, key: key, meeting: meeting) {
+                        link.rtpWithheld += 1
+                        continue
+                    }
+                    link.awaitingKeyframe[header.ssrc] = nil
+                }
+                link.rtpSentByLayer[min(key.layer, 2)] += 1
+            } else if link.wanted != nil {
+                // Not a known layer (publisher RTX, a layer not learned yet): the far side
+                // has said what it wants, and this is none of it.
+                link.rtpWithheld += 1
+                continue
+            }
+            // Past the cache bound a stream still crosses, without link repairs.
+            if link.outgoingCache[header.ssrc] == nil, link.outgoingCache.count < RelayLink.maximumCachedStreams {
                 link.outgoingCache[header.ssrc] = RetransmissionCache(capacity: RelayLink.cacheCapacity, maxPacketSize: RelayPacket.maximumPayload)
             }
-            _ = link.outgoingCache[header.ssrc]!.store(packet, sequenceNumber: header.sequenceNumber)
+            _ = link.outgoingCache[header.ssrc]?.store(packet, sequenceNumber: header.sequenceNumber)
             link.rtpSent += 1
-            sendRelay(bytes, kind: .rtp, over: link)
+            link.congestion.packetsSent()
+            if bytes == nil { bytes = Array(packet) }
+            sendRelay(bytes!, kind: .rtp, over: link)
         }
     }
 
+    /// Which layer of which track `ssrc` is (this node's SSRCs), cached until the next snapshot.
+    func relayLayer(of ssrc: UInt32, in meeting: MeetingState) -> MeetingRelayState.LayerKey? {
+        if let key = meeting.relay.layerOf[ssrc] { return key }
+        if meeting.relay.unknown.contains(ssrc) { return nil }
+        for id in meeting.trackOrder {
+            guard let track = meeting.tracks[id] else { continue }
+            let count = max(1, track.layers.count)
+            for layer in 0..<count where relaySSRC(of: track, layer: layer, in: meeting) == ssrc {
+                let key = MeetingRelayState.LayerKey(track: id, layer: layer, layerCount: count, isVideo: track.info.kind == "video")
+                meeting.relay.layerOf[ssrc] = key
+                return key
+            }
+        }
+        if meeting.relay.unknown.count < MeetingRelayState.maximumUnknown { meeting.relay.unknown.insert(ssrc) }
+        return nil
+    }
+
+    /// The SSRC of a layer of one of this node's tracks, if known yet.
+    func relaySSRC(of track: PublishedTrack, layer: Int, in meeting: MeetingState) -> UInt32? {
+        meeting.router.ssrc(of: track.trackID, layer: layer) ?? (track.layers.indices.contains(layer) ? track.layers[layer].ssrc : nil)
+    }
+
+    /// Whether a packet may start a layer's stream over a link: the first packet of a
+    /// keyframe for VP8 and H.264; always for audio, other codecs and end-to-end encrypted
+    /// meetings (whose payloads cannot be inspected).
+    func startsKeyframe(_ packet: UnsafeRawBufferPointer, header: RTPHeader, key: MeetingRelayState.LayerKey, meeting: MeetingState) -> Bool {
+        guard key.isVideo, !meeting.endToEndEncryptionRequired, let track = meeting.tracks[key.track] else { return true }
+        let payload = UnsafeRawBufferPointer(rebasing: packet[header.payloadRange])
+        switch ForwardedCodec(encodingName: track.codec.encodingName) {
+        case .vp8: return (try? KeyframeDetector.isVP8Keyframe(payload)) ?? false
+        case .h264: return (try? KeyframeDetector.isH264Keyframe(payload)) ?? false
+        default: return true
+        }
+    }
+
+    /// One datagram when the message fits; otherwise fragments (`RelayControlFragment`), each
+    /// sealed on its own, put back together by the far side's reassembler.
     func sendControl(_ message: RelayControlMessage, over link: RelayLink) {
         do {
             let bytes = try message.encoded()
-            guard bytes.count <= RelayPacket.maximumPayload else { throw RelayControlError.tooLarge(bytes.count) }
-            sendRelay(bytes, kind: .control, over: link)
+            if bytes.count <= RelayPacket.maximumPayload {
+                sendRelay(bytes, kind: .control, over: link)
+                return
+            }
+            guard bytes.count <= RelayControlFragment.maximumMessage else { throw RelayControlError.tooLarge(bytes.count) }
+            link.nextFragmentedMessage &+= 1
+            for fragment in try RelayControlFragment.split(bytes, id: link.nextFragmentedMessage) {
+                sendRelay(fragment, kind: .controlFragment, over: link)
+            }
+            statistics.relayControlFragmented += 1
         } catch {
             logger.warning("relay control message not sent", metadata: ["link": "\(link.spec.linkID)", "error": "\(error)"])
         }
@@ -143,6 +222,7 @@ extension MediaEngine {
             sendControl(.participant(state), over: link)
         }
         link.lastSnapshot = now
+        meeting.relay.invalidateLayers()
     }
 
     // MARK: Receiving
@@ -178,23 +258,40 @@ extension MediaEngine {
         case .rtp: receiveRelayRTP(opened.packet, over: link, meeting: meeting, now: time)
         case .rtcp: receiveRelayRTCP(opened.packet, over: link, meeting: meeting, now: time)
         case .control:
-            do { apply(try RelayControlMessage.decode(opened.packet), from: link, in: meeting) } catch {
+            do { apply(try RelayControlMessage.decode(opened.packet), from: link, in: meeting, now: time) } catch {
                 statistics.relayRefused += 1
                 logger.debug("relay control message refused", metadata: ["link": "\(link.spec.linkID)", "error": "\(error)"])
+            }
+        case .controlFragment:
+            do {
+                guard let whole = try link.reassembler.receive(opened.packet, now: time) else { return }
+                apply(try RelayControlMessage.decode(whole), from: link, in: meeting, now: time)
+            } catch {
+                statistics.relayRefused += 1
+                logger.debug("relay control fragment refused", metadata: ["link": "\(link.spec.linkID)", "error": "\(error)"])
             }
         }
     }
 
-    func receiveRelayRTP(_ packet: [UInt8], over link: RelayLink, meeting: MeetingState, now time: MediaInstant) {
+    /// RTP from the far side: loss noted for link NACKs (by the far SSRC), the SSRC replaced
+    /// by the one the stream has here (`localSSRC(for:)`), then forwarded like a local
+    /// publisher's and passed on over the meeting's other links.
+    func receiveRelayRTP(_ datagram: [UInt8], over link: RelayLink, meeting: MeetingState, now time: MediaInstant) {
         link.rtpReceived += 1
         batch.reset()
+        var packet = datagram
+        guard let header = packet.withUnsafeBytes({ try? RTPHeader.parse($0) }) else { return }
+        if link.nackGenerators[header.ssrc] == nil, link.nackGenerators.count < RelayLink.maximumStreams {
+            link.nackGenerators[header.ssrc] = NACKGenerator()
+        }
+        link.nackGenerators[header.ssrc]?.packetReceived(sequenceNumber: header.sequenceNumber, now: time)
+        guard let owner = link.ssrcOwner[header.ssrc] ?? packet.withUnsafeBytes({ learnedOwner(header, $0, link: link, meeting: meeting) }),
+              let local = localSSRC(for: header.ssrc, link: link, meeting: meeting) else { return }
+        packet[8] = UInt8(truncatingIfNeeded: local >> 24)
+        packet[9] = UInt8(truncatingIfNeeded: local >> 16)
+        packet[10] = UInt8(truncatingIfNeeded: local >> 8)
+        packet[11] = UInt8(truncatingIfNeeded: local)
         packet.withUnsafeBytes { raw in
-            guard let header = try? RTPHeader.parse(raw) else { return }
-            if link.nackGenerators[header.ssrc] == nil, link.nackGenerators.count < RelayLink.maximumStreams {
-                link.nackGenerators[header.ssrc] = NACKGenerator()
-            }
-            link.nackGenerators[header.ssrc]?.packetReceived(sequenceNumber: header.sequenceNumber, now: time)
-            guard let owner = link.ssrcOwner[header.ssrc] ?? learnedOwner(header, raw, link: link, meeting: meeting) else { return }
             // Defence in depth: a remote publisher's frames are checked like a local one's.
             guard admitsEndToEndEncryption(raw, meeting: meeting, publisher: owner, slot: meeting.remoteByID[owner]?.info.slot) else { return }
             meeting.router.receiveRTP(from: owner, packet: raw, now: time, into: &batch)
@@ -202,6 +299,63 @@ extension MediaEngine {
             if meeting.links.count > 1 { relayOut(raw, meeting: meeting, except: link.spec.linkID, now: time) }
         }
         perform(meeting)
+    }
+
+    /// The SSRC the far node's stream `far` has in this node's meeting: a fresh random one,
+    /// unique among the meeting's SSRCs here, kept for the stream's life. Two nodes'
+    /// publishers may choose the same SSRC (RFC 3550 §8.2 resolves collisions only within
+    /// one RTP session); remapping per link keeps them apart. Nil past the link's bound.
+    func localSSRC(for far: UInt32, link: RelayLink, meeting: MeetingState) -> UInt32? {
+        if let known = link.localSSRC[far] { return known }
+        guard link.localSSRC.count < RelayLink.maximumStreams else { return nil }
+        var ssrc: UInt32
+        repeat {
+            ssrc = UInt32.random(in: 1...UInt32.max)
+        } while meeting.relay.remapped.contains(ssrc) || meeting.subscriberSSRCs.contains(ssrc) || ssrc == meeting.router.feedbackSSRC
+            || meeting.tracks.values.contains(where: { track in (0..<max(1, track.layers.count)).contains { relaySSRC(of: track, layer: $0, in: meeting) == ssrc } })
+        link.localSSRC[far] = ssrc
+        link.farSSRC[ssrc] = far
+        meeting.relay.remapped.insert(ssrc)
+        return ssrc
+    }
+
+    /// Forgets the remapping of the far SSRCs `owner` published over `link`.
+    func forgetSSRCs(of owner: ParticipantID?, link: RelayLink, meeting: MeetingState) {
+        for (far, id) in link.ssrcOwner where owner == nil || id == owner {
+            guard let local = link.localSSRC.removeValue(forKey: far) else { continue }
+            link.farSSRC[local] = nil
+            meeting.relay.remapped.remove(local)
+        }
+        if owner == nil {
+            for local in link.localSSRC.values { link.farSSRC[local] = nil; meeting.relay.remapped.remove(local) }
+            link.localSSRC = [:]
+            link.farSSRC = [:]
+        }
+    }
+
+    /// Feedback of the forwarding core for a track a link brings (a keyframe request, a
+    /// NACK of the publisher's stream), sent over that link with the far node's SSRCs.
+    func relayFeedback(_ packet: RTCPPacket, to remote: RemoteParticipant) {
+        guard let link = relayLinks[remote.link] else { return }
+        let translated: RTCPPacket
+        switch packet {
+        case .pictureLossIndication(var pli):
+            guard let far = link.farSSRC[pli.mediaSSRC] else { return }
+            pli.mediaSSRC = far
+            translated = .pictureLossIndication(pli)
+        case .fullIntraRequest(var fir):
+            fir.entries = fir.entries.compactMap { entry in link.farSSRC[entry.ssrc].map { FullIntraRequest.Entry(ssrc: $0, sequenceNumber: entry.sequenceNumber) } }
+            guard !fir.entries.isEmpty else { return }
+            translated = .fullIntraRequest(fir)
+        case .nack(var nack):
+            guard let far = link.farSSRC[nack.mediaSSRC] else { return }
+            nack.mediaSSRC = far
+            translated = .nack(nack)
+        default:
+            return   // REMB and transport-cc stay local to each node
+        }
+        guard let bytes = try? RTCPCompound.serialize([translated]) else { return }
+        sendRelay(bytes, kind: .rtcp, over: link)
     }
 
     /// An SSRC the snapshot did not name yet (simulcast learned from rid): the remote
@@ -224,8 +378,13 @@ extension MediaEngine {
             switch rtcp {
             case .nack(let nack):
                 guard let cache = link.outgoingCache[nack.mediaSSRC] else { continue }
+                // Only what was sent counts as lost: a gap the sender made on purpose (a layer
+                // not wanted, or waiting for its keyframe) is not the link's loss.
+                var lost = 0
+                defer { link.congestion.packetsNACKed(lost) }
                 for sequence in nack.pairs.flatMap(Self.sequenceNumbers) {
                     guard let bytes = cache.withPacket(sequenceNumber: sequence, { Array($0) }) else { continue }
+                    lost += 1
                     statistics.relayRTPRetransmitted += 1
                     sendRelay(bytes, kind: .rtp, over: link)
                 }
@@ -246,6 +405,12 @@ extension MediaEngine {
     }
 
     func keyframeRequested(_ ssrc: UInt32, over link: RelayLink, meeting: MeetingState, now time: MediaInstant) {
+        // The far side asks for a keyframe of a layer it is switching to: it wants the layer
+        // now (its next `layerWants` confirms), from that keyframe on.
+        if link.wanted != nil, let key = relayLayer(of: ssrc, in: meeting), link.wanted![key.track]?.contains(key.layer) != true {
+            link.wanted![key.track, default: []].insert(key.layer)
+            link.awaitingKeyframe[ssrc] = time
+        }
         // The far side's forwarding core already throttles (and defers) per layer; this
         // guards the publisher against a misbehaving link, at half that interval so a
         // deferred request is never the one dropped.
@@ -263,7 +428,9 @@ extension MediaEngine {
             return
         }
         for id in meeting.links where id != link.spec.linkID {
-            guard let other = relayLinks[id], other.ssrcOwner[ssrc] != nil, let bytes = try? RTCPCompound.serialize([pli]) else { continue }
+            guard let other = relayLinks[id], let far = other.farSSRC[ssrc],
+                  let bytes = try? RTCPCompound.serialize([.pictureLossIndication(PictureLossIndication(senderSSRC: meeting.router.feedbackSSRC, mediaSSRC: far))])
+            else { continue }
             sendRelay(bytes, kind: .rtcp, over: other)
             return
         }
@@ -271,7 +438,7 @@ extension MediaEngine {
 
     // MARK: Control
 
-    func apply(_ message: RelayControlMessage, from link: RelayLink, in meeting: MeetingState) {
+    func apply(_ message: RelayControlMessage, from link: RelayLink, in meeting: MeetingState, now time: MediaInstant) {
         switch message {
         case .roster(let names):
             let listed = Set(names)
@@ -282,6 +449,10 @@ extension MediaEngine {
             applyParticipant(state, from: link, in: meeting)
         case .mediaKey(let from, let to, let envelope):
             forwardMediaKey(meeting: meeting, from: from, to: to, envelope: envelope, arrivedOver: link.spec.linkID)
+        case .layerWants(let wants):
+            applyLayerWants(wants, from: link, in: meeting, now: time)
+        case .layerRates(let rates):
+            applyLayerRates(rates, from: link, in: meeting, now: time)
         }
     }
 
@@ -308,7 +479,11 @@ extension MediaEngine {
             meeting.snapshotDue = true
         }
         for track in state.tracks {
-            for layer in track.layers { if let ssrc = layer.ssrc { link.ssrcOwner[ssrc] = remote.id } }
+            for layer in track.layers {
+                guard let ssrc = layer.ssrc else { continue }
+                link.ssrcOwner[ssrc] = remote.id
+                _ = localSSRC(for: ssrc, link: link, meeting: meeting)
+            }
         }
         let listed = Set(state.tracks.map(\.id))
         for (remoteID, localID) in remote.tracks where !listed.contains(remoteID) {
@@ -325,7 +500,7 @@ extension MediaEngine {
                 }
                 continue
             }
-            guard let published = publishRemote(track, of: remote, in: meeting) else { continue }
+            guard let published = publishRemote(track, of: remote, over: link, in: meeting) else { continue }
             remote.tracks[track.id] = published.info.id
             for other in meeting.participants.values where other.autoSubscribe {
                 addSection(for: published, to: other, in: meeting)
@@ -337,10 +512,10 @@ extension MediaEngine {
         }
     }
 
-    func publishRemote(_ track: RelayTrackState, of remote: RemoteParticipant, in meeting: MeetingState) -> PublishedTrack? {
+    func publishRemote(_ track: RelayTrackState, of remote: RemoteParticipant, over link: RelayLink, in meeting: MeetingState) -> PublishedTrack? {
         let number = meeting.nextTrack
         let id = "T\(number)"
-        let layers = track.layers.map { SimulcastLayerDescription(rid: $0.rid, ssrc: $0.ssrc) }
+        let layers = track.layers.map { SimulcastLayerDescription(rid: $0.rid, ssrc: $0.ssrc.flatMap { link.localSSRC[$0] }) }
         let codec = NegotiatedCodec(payloadType: track.codec.payloadType, encodingName: track.codec.encodingName, clockRate: track.codec.clockRate,
                                     channels: track.codec.channels, formatParameters: track.codec.formatParameters,
                                     feedback: track.codec.feedback, rtxPayloadType: track.codec.rtxPayloadType)
@@ -369,13 +544,21 @@ extension MediaEngine {
         for name in meeting.remotes.keys.sorted() {
             if let remote = meeting.remotes[name], remote.link == link.spec.linkID { removeRemote(remote, in: meeting) }
         }
+        forgetSSRCs(of: nil, link: link, meeting: meeting)
         link.ssrcOwner = [:]
         link.nackGenerators = [:]
+        link.wanted = nil
+        link.awaitingKeyframe = [:]
+        link.wantsSent = nil
+        link.ratesAvailable = [:]
     }
 
     /// The remote participant's tracks end and it leaves, as a local one would.
     func removeRemote(_ remote: RemoteParticipant, in meeting: MeetingState) {
-        for localID in remote.tracks.values.sorted() { unpublish(localID, in: meeting) }
+        for localID in remote.tracks.values.sorted() {
+            unpublish(localID, in: meeting)
+            meeting.relay.originRates[localID] = nil
+        }
         remote.tracks = [:]
         batch.reset()
         meeting.router.leave(remote.id, into: &batch)
@@ -383,7 +566,10 @@ extension MediaEngine {
         meeting.remotes[remote.info.name] = nil
         meeting.remoteByID[remote.id] = nil
         meeting.refusedPublishers.remove(remote.id)
-        if let link = relayLinks[remote.link] { link.ssrcOwner = link.ssrcOwner.filter { $0.value != remote.id } }
+        if let link = relayLinks[remote.link] {
+            forgetSSRCs(of: remote.id, link: link, meeting: meeting)
+            link.ssrcOwner = link.ssrcOwner.filter { $0.value != remote.id }
+        }
         meeting.broadcast(.participantLeft(remote.info.name))
         meeting.snapshotDue = true
     }
@@ -423,6 +609,7 @@ extension MediaEngine {
                 if let bytes = try? RTCPCompound.serialize([.nack(nack)]) { sendRelay(bytes, kind: .rtcp, over: link) }
             }
         }
+        for meeting in meetings.values where !meeting.links.isEmpty { tickRelayLayers(meeting, now: time) }
         for meeting in meetings.values where !meeting.links.isEmpty {
             let due = meeting.snapshotDue
             meeting.snapshotDue = false

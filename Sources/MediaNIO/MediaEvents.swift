@@ -162,5 +162,9 @@ public struct MediaServerStatistics: Sendable, Equatable {
     public var relayRTPForwarded = 0
     /// Of the RTP sent over relay links, retransmissions answering a link NACK.
     public var relayRTPRetransmitted = 0
+    /// Control messages too large for one datagram, sent as fragments (docs/relay.md).
+    public var relayControlFragmented = 0
+    /// Times a relay link's congestion ceiling moved (a layer dropped or restored).
+    public var relayLayerCeilingChanges = 0
     public init() {}
 }

@@ -92,6 +92,8 @@ final class MeetingState {
     var snapshotDue = false
     /// The publisher SSRCs the last snapshots announced (a new one makes a snapshot due).
     var announcedSSRCs: Set<UInt32> = []
+    /// What the meeting's relay links share (layers, meters, remapped SSRCs).
+    let relay = MeetingRelayState()
     /// Whether the publisher frames forwarded here carried the SFrame layout (every meeting,
     /// whatever its policy; kept by the engine when the meeting empties).
     var observation = EndToEndEncryptionObservation()

@@ -1,4 +1,5 @@
 import Foundation
+import RelayLinks
 
 /// A control message on a relay link (`RelayPacket.Kind.control`, kind 3): what the far node
 /// needs to show the near node's participants and tracks as its own (docs/relay.md).
@@ -12,11 +13,22 @@ enum RelayControlMessage: Equatable, Sendable {
     case roster([String])
     case participant(RelayParticipantState)
     case mediaKey(from: String, to: String, envelope: [UInt8])
+    /// Receiver → sender: the layers of the sender's tracks the receiving node needs (the
+    /// union of its subscribers' current and target layers and its other links' wishes); a
+    /// track not listed is not needed. Sent within a tick of a change and with every snapshot.
+    case layerWants([RelayLayerWant])
+    /// Sender → receiver: what each simulcast track's layers measure at the sender (bits/s; 0 =
+    /// not available over this link, e.g. dropped for congestion) and which of them the link
+    /// carries now, so the receiver's layer choice sees layers it does not receive.
+    case layerRates([RelayLayerRate])
 
     static let maximumNameLength = 128
     static let maximumRoster = 256
     static let maximumTracks = 32
     static let maximumEnvelope = 512
+    /// Tracks in one `layerWants` / `layerRates` (a full roster of full participants).
+    static let maximumLayerEntries = maximumRoster * maximumTracks
+    static let maximumBitrate = 1_000_000_000
 
     private struct Wire: Codable {
         var type: String
@@ -25,6 +37,8 @@ enum RelayControlMessage: Equatable, Sendable {
         var from: String?
         var to: String?
         var envelope: String?
+        var wants: [RelayLayerWant]?
+        var rates: [RelayLayerRate]?
     }
 
     func encoded() throws(RelayControlError) -> [UInt8] {
@@ -35,6 +49,8 @@ enum RelayControlMessage: Equatable, Sendable {
         case .participant(let state): wire = Wire(type: "participant", participant: state)
         case .mediaKey(let from, let to, let envelope):
             wire = Wire(type: "mediaKey", from: from, to: to, envelope: Data(envelope).base64EncodedString())
+        case .layerWants(let wants): wire = Wire(type: "layerWants", wants: wants)
+        case .layerRates(let rates): wire = Wire(type: "layerRates", rates: rates)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -60,6 +76,12 @@ enum RelayControlMessage: Equatable, Sendable {
             guard let to = wire.to else { throw .missing("to") }
             guard let text = wire.envelope, let data = Data(base64Encoded: text) else { throw .invalid(field: "envelope", "not base64") }
             message = .mediaKey(from: from, to: to, envelope: Array(data))
+        case "layerWants":
+            guard let wants = wire.wants else { throw .missing("wants") }
+            message = .layerWants(wants)
+        case "layerRates":
+            guard let rates = wire.rates else { throw .missing("rates") }
+            message = .layerRates(rates)
         default:
             throw .invalid(field: "type", "unknown message type")
         }
@@ -79,6 +101,25 @@ enum RelayControlMessage: Equatable, Sendable {
             try name(from, "from")
             try name(to, "to")
             guard !envelope.isEmpty, envelope.count <= Self.maximumEnvelope else { throw .invalid(field: "envelope", "empty or over \(Self.maximumEnvelope) bytes") }
+        case .layerWants(let wants):
+            guard wants.count <= Self.maximumLayerEntries else { throw .invalid(field: "wants", "more than \(Self.maximumLayerEntries) tracks") }
+            for want in wants {
+                try name(want.id, "wants.id")
+                guard want.layers.count <= 3, want.layers.allSatisfy({ (0..<3).contains($0) }) else {
+                    throw .invalid(field: "wants.layers", "not layer indices 0-2")
+                }
+            }
+        case .layerRates(let rates):
+            guard rates.count <= Self.maximumLayerEntries else { throw .invalid(field: "rates", "more than \(Self.maximumLayerEntries) tracks") }
+            for rate in rates {
+                try name(rate.id, "rates.id")
+                guard (1...3).contains(rate.bitrates.count), rate.carried.count == rate.bitrates.count else {
+                    throw .invalid(field: "rates.bitrates", "not 1-3 layers, one carried flag each")
+                }
+                guard rate.bitrates.allSatisfy({ (0...Self.maximumBitrate).contains($0) }) else {
+                    throw .invalid(field: "rates.bitrates", "outside 0-\(Self.maximumBitrate) bits/s")
+                }
+            }
         case .participant(let state):
             try name(state.name, "participant.name")
             if let node = state.node { try name(node, "participant.node") }
@@ -151,6 +192,20 @@ struct RelayLayer: Codable, Equatable, Sendable {
     var ssrc: UInt32?
 }
 
+/// The layers (indices, lowest 0) of one of the sender's tracks (its own track id) the
+/// receiving node needs.
+struct RelayLayerWant: Codable, Equatable, Sendable {
+    var id: String
+    var layers: [Int]
+}
+
+/// One simulcast track's layers as the sender measures them, and whether the link carries each.
+struct RelayLayerRate: Codable, Equatable, Sendable {
+    var id: String
+    var bitrates: [Int]
+    var carried: [Bool]
+}
+
 /// Why a relay control message was refused (counted in `relayRefused`, never applied).
 enum RelayControlError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformed(String)
@@ -163,7 +218,7 @@ enum RelayControlError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformed(let why): "relay control message malformed: \(why)"
         case .missing(let field): "relay control message lacks \(field)"
         case .invalid(let field, let why): "relay control field \(field) invalid: \(why)"
-        case .tooLarge(let n): "relay control message of \(n) bytes does not fit one datagram"
+        case .tooLarge(let n): "relay control message of \(n) bytes exceeds the \(RelayControlFragment.maximumMessage)-byte limit of a fragmented message"
         }
     }
 }

@@ -29,9 +29,50 @@ final class RelayLink {
     var nackGenerators: [UInt32: NACKGenerator<MediaInstant>] = [:]
     /// Per media SSRC, the last keyframe request passed on (throttle, RFC 4585 §6.3.1).
     var keyframeSentAt: [UInt32: MediaInstant] = [:]
+    /// Control messages larger than one datagram, being put back together.
+    var reassembler = RelayControlReassembler<MediaInstant>()
+    var nextFragmentedMessage: UInt32 = 0
+    /// SSRC remapping (docs/relay.md, "SSRCs are remapped per link"): the far node's SSRC of each stream this link
+    /// brings → the SSRC it has in this node's meeting, and back (for feedback sent over the
+    /// link). Two nodes' publishers may pick the same SSRC; here they never meet.
+    var localSSRC: [UInt32: UInt32] = [:]
+    var farSSRC: [UInt32: UInt32] = [:]
+    /// The far side's layer wishes, by this node's track id (nil until its first
+    /// `layerWants`: until then every layer crosses).
+    var wanted: [String: Set<Int>]?
+    /// SSRCs (ours) of layers newly wanted: they start crossing at a keyframe, or at the
+    /// deadline when the codec cannot be inspected or the keyframe does not come.
+    var awaitingKeyframe: [UInt32: MediaInstant] = [:]
+    /// What this node last asked of the far side, and when.
+    var wantsSent: [RelayLayerWant]?
+    var wantsSentAt: MediaInstant?
+    /// When the far side's last `layerRates` arrived (the interval its rates cover).
+    var ratesReceivedAt: MediaInstant?
+    /// Per local track id, the layers the far side's last `layerRates` said were available.
+    var ratesAvailable: [String: [Bool]] = [:]
+    /// The loss seen on the link (its NACKs) and the highest layer it carries because of it.
+    var congestion = RelayLinkCongestion<MediaInstant>()
+    /// RTP originals sent, by simulcast layer index (0 = lowest; audio and single-layer
+    /// video count as 0), and those not sent because the far side does not want the layer,
+    /// congestion dropped it, or it waits for a keyframe.
+    var rtpSentByLayer = [0, 0, 0]
+    var rtpWithheld = 0
 
     static let cacheCapacity = 512
-    static let maximumStreams = 64
+    /// Streams a link maps and NACKs (a roster of 256 with 4 tracks, RTX aside).
+    static let maximumStreams = 1_024
+    /// Streams a link keeps a retransmission cache for (768 KB each, allocated up front); the
+    /// streams past it cross without link repairs.
+    static let maximumCachedStreams = 64
+    /// A newly wanted layer whose keyframe does not come within this crosses anyway.
+    static let keyframeWait: Duration = .seconds(1)
+
+    /// Whether the link carries the layer now (the far side wants it, congestion allows it).
+    func carries(track: String, layer: Int, layerCount: Int) -> Bool {
+        if layerCount > 1, layer > congestion.ceiling { return false }
+        guard let wanted else { return true }
+        return wanted[track]?.contains(layer) == true
+    }
 
     init(spec: RelayLinkSpec, address: SocketAddress) {
         self.spec = spec

@@ -46,4 +46,15 @@ public struct RelayLinkStatus: Sendable, Equatable {
     public var lastReceived: ContinuousClock.Instant?
     /// The participants the far side brings into the meeting now.
     public var remoteParticipants: [String]
+    /// RTP originals sent by simulcast layer index (0 = lowest; audio and single-layer video
+    /// count as 0), and those withheld: a layer the far side does not want, one above the
+    /// congestion ceiling, or one waiting for its keyframe.
+    public var rtpSentByLayer: [Int] = [0, 0, 0]
+    public var rtpWithheld = 0
+    /// The far side's layer wishes by this node's track id; nil until its first (all cross).
+    public var farWants: [String: [Int]]?
+    /// The highest layer the link carries for congestion (2: all of three), and the loss
+    /// estimate (0–1) from the far side's link NACKs.
+    public var layerCeiling = 2
+    public var lossEstimate = 0.0
 }

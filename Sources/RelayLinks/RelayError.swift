@@ -20,7 +20,7 @@ public enum RelayError: Error, Equatable, Sendable, CustomStringConvertible {
         case .authenticationFailed: "the relay datagram does not authenticate under this link's key"
         case let .replayed(s): "relay sequence \(s) was already received"
         case let .tooOld(s): "relay sequence \(s) is older than the replay window"
-        case let .unknownPayloadKind(k): "relay payload kind \(k) is not RTP (1), RTCP (2) or control (3)"
+        case let .unknownPayloadKind(k): "relay payload kind \(k) is not RTP (1), RTCP (2), control (3) or a control fragment (4)"
         case let .tooLarge(n): "a relay payload of \(n) bytes exceeds the \(RelayPacket.maximumPayload)-byte limit"
         case .sequenceExhausted: "the relay link sent 2^64 packets; open a new link"
         }

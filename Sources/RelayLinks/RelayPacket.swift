@@ -4,7 +4,7 @@ public import SodiumWrapper
 /// with XChaCha20-Poly1305 under the direction's key.
 ///
 ///     0xD1 ‖ link id (8) ‖ sequence (u64, big-endian) ‖ ciphertext ‖ tag (16)
-///     plaintext = kind (1 = RTP, 2 = RTCP, 3 = control) ‖ packet
+///     plaintext = kind (1 = RTP, 2 = RTCP, 3 = control, 4 = control fragment) ‖ packet
 ///     nonce = 0x00 × 16 ‖ sequence;  associated data = the 17-byte header
 ///
 /// The first byte 0xD1 lies in RFC 7983's unassigned range (192–255), so relay datagrams
@@ -17,8 +17,9 @@ public enum RelayPacket {
     public static let maximumPayload = 1_500
     public static let overhead = headerLength + 1 + XChaCha20Poly1305.tagLength
 
-    /// 3 carries the media shell's control messages (roster, tracks, keys; docs/relay.md).
-    public enum Kind: UInt8, Sendable { case rtp = 1, rtcp = 2, control = 3 }
+    /// 3 carries the media shell's control messages (roster, tracks, keys; docs/relay.md);
+    /// 4 one fragment of a control message too large for one datagram (`RelayControlFragment`).
+    public enum Kind: UInt8, Sendable { case rtp = 1, rtcp = 2, control = 3, controlFragment = 4 }
 
     /// Whether a datagram on the media port is a relay datagram (cheap demultiplexing).
     @inlinable public static func isRelay(_ firstByte: UInt8) -> Bool { firstByte == version }

@@ -44,15 +44,17 @@ func withMediaServers(_ names: [String], clocks: [ClockOffset]? = nil,
 /// Opens link `id` of meeting "m" between two servers, each end with its direction keys.
 /// `via` replaces both ends' view of the other's address (a proxy in the middle).
 func openLink(_ id: UInt64, _ a: MediaServer, _ aPort: Int, _ aName: String, _ b: MediaServer, _ bPort: Int, _ bName: String,
-              via proxy: Int? = nil) async throws {
-    let ab = XChaCha20Poly1305.Key(), ba = XChaCha20Poly1305.Key()
+              via proxy: Int? = nil, keys: (ab: XChaCha20Poly1305.Key, ba: XChaCha20Poly1305.Key)? = nil) async throws {
+    let ab = keys?.ab ?? XChaCha20Poly1305.Key(), ba = keys?.ba ?? XChaCha20Poly1305.Key()
     try await a.openRelayLink(RelayLinkSpec(linkID: id, meeting: "m", remoteNode: bName, remoteHost: "127.0.0.1", remotePort: proxy ?? bPort,
                                             sendingKey: ab, receivingKey: ba))
     try await b.openRelayLink(RelayLinkSpec(linkID: id, meeting: "m", remoteNode: aName, remoteHost: "127.0.0.1", remotePort: proxy ?? aPort,
                                             sendingKey: ba, receivingKey: ab))
 }
 
-/// A UDP relay between two nodes that drops every `dropEvery`-th datagram from `lossyFrom`.
+/// A UDP relay between two nodes that drops every `dropEvery`-th datagram from A (0: none).
+/// Given the A→B key, it also opens what A sends and records each RTP packet's SSRC and
+/// whether it starts a VP8 keyframe (`crossed`), in order.
 final class LossyProxy: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
@@ -60,11 +62,14 @@ final class LossyProxy: ChannelInboundHandler, @unchecked Sendable {
     let dropEvery: Int
     var count = 0
     let dropped = Mutex(0)
+    var opener: RelayOpener?
+    let crossed = Mutex<[(ssrc: UInt32, keyframe: Bool)]>([])
 
-    init(a: SocketAddress, b: SocketAddress, dropEvery: Int) {
+    init(a: SocketAddress, b: SocketAddress, dropEvery: Int, sniffing: RelayOpener? = nil) {
         self.a = a
         self.b = b
         self.dropEvery = dropEvery
+        opener = sniffing
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -72,17 +77,22 @@ final class LossyProxy: ChannelInboundHandler, @unchecked Sendable {
         let fromA = envelope.remoteAddress.port == a.port
         if fromA {
             count += 1
-            if count % dropEvery == 0 {
+            if dropEvery > 0, count % dropEvery == 0 {
                 dropped.withLock { $0 += 1 }
                 return
+            }
+            if opener != nil, let opened = try? opener!.open(Array(envelope.data.readableBytesView)), opened.kind == .rtp,
+               let header = opened.packet.withUnsafeBytes({ try? RTPHeader.parse($0) }) {
+                let keyframe = (try? KeyframeDetector.isVP8Keyframe(Array(opened.packet[header.payloadRange]))) ?? false
+                crossed.withLock { $0.append((header.ssrc, keyframe)) }
             }
         }
         context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: fromA ? b : a, data: envelope.data)), promise: nil)
     }
 
-    static func start(a: Int, b: Int, dropEvery: Int) async throws -> (LossyProxy, any Channel) {
+    static func start(a: Int, b: Int, dropEvery: Int, sniffing: RelayOpener? = nil) async throws -> (LossyProxy, any Channel) {
         let proxy = LossyProxy(a: try SocketAddress(ipAddress: "127.0.0.1", port: a), b: try SocketAddress(ipAddress: "127.0.0.1", port: b),
-                               dropEvery: dropEvery)
+                               dropEvery: dropEvery, sniffing: sniffing)
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(proxy) } }
@@ -334,11 +344,27 @@ struct RelayControlCodecTests {
                                  layers: [RelayLayer(rid: "q", ssrc: 1), RelayLayer(rid: "h", ssrc: nil), RelayLayer(rid: "f", ssrc: 3)])]))
 
     @Test func messagesRoundTrip() throws {
-        for message in [Self.sample, .roster(["alice", "bob"]), .roster([]), .mediaKey(from: "a", to: "b", envelope: [1, 2, 3])] {
+        for message in [Self.sample, .roster(["alice", "bob"]), .roster([]), .mediaKey(from: "a", to: "b", envelope: [1, 2, 3]),
+                        Self.wants, .layerWants([]), Self.rates] {
             let bytes = try message.encoded()
             #expect(bytes.count <= RelayPacket.maximumPayload)
             #expect(try RelayControlMessage.decode(bytes) == message)
         }
+    }
+
+    static let wants = RelayControlMessage.layerWants([RelayLayerWant(id: "T1", layers: [0, 2]), RelayLayerWant(id: "T2", layers: [0])])
+    static let rates = RelayControlMessage.layerRates([RelayLayerRate(id: "T1", bitrates: [100_000, 0, 900_000], carried: [true, false, false])])
+
+    @Test func layerMessagesOutOfRangeAreRefused() throws {
+        #expect(throws: RelayControlError.self) { try RelayControlMessage.layerWants([RelayLayerWant(id: "T1", layers: [3])]).encoded() }
+        #expect(throws: RelayControlError.self) { try RelayControlMessage.layerWants([RelayLayerWant(id: "", layers: [0])]).encoded() }
+        #expect(throws: RelayControlError.self) { try RelayControlMessage.layerRates([RelayLayerRate(id: "T1", bitrates: [1], carried: [])]).encoded() }
+        #expect(throws: RelayControlError.self) { try RelayControlMessage.layerRates([RelayLayerRate(id: "T1", bitrates: [-1], carried: [true])]).encoded() }
+        #expect(throws: RelayControlError.self) {
+            try RelayControlMessage.layerRates([RelayLayerRate(id: "T1", bitrates: [1, 2, 3, 4], carried: [true, true, true, true])]).encoded()
+        }
+        #expect(throws: RelayControlError.missing("wants")) { try RelayControlMessage.decode(Array(#"{"type":"layerWants"}"#.utf8)) }
+        #expect(throws: RelayControlError.missing("rates")) { try RelayControlMessage.decode(Array(#"{"type":"layerRates"}"#.utf8)) }
     }
 
     @Test func invalidFieldsAreRefused() throws {
@@ -358,8 +384,9 @@ struct RelayControlCodecTests {
     /// decode to a message that passes validation — never a crash.
     @Test func fuzzedInputIsRefusedOrValid() throws {
         var rng = SeededGenerator(seed: 77)
-        let good = try Self.sample.encoded()
-        for i in 0..<3_000 {
+        let goods = [try Self.sample.encoded(), try Self.wants.encoded(), try Self.rates.encoded()]
+        for i in 0..<4_500 {
+            let good = goods[(i / 3) % goods.count]
             let input = i % 3 == 0 ? Mutations.randomBytes(&rng, maxLength: 400) : Mutations.mutate(good, &rng)
             do {
                 let message = try RelayControlMessage.decode(input)

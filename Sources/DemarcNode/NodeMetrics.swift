@@ -51,6 +51,9 @@ final class NodeMetrics: Sendable {
             ({ $0.relayDatagramsSent }, "media_relay_datagrams_sent", "Relay-link datagrams sent to other nodes of this node's meetings"),
             ({ $0.relayRefused }, "media_relay_datagrams_refused", "Relay-link datagrams dropped: unknown link, wrong source, failed authentication or replay"),
             ({ $0.relayRTPForwarded }, "media_relay_rtp_received", "RTP packets that arrived over relay links and were forwarded"),
+            ({ $0.relayRTPRetransmitted }, "media_relay_rtp_retransmitted", "RTP packets resent over relay links in answer to link NACKs"),
+            ({ $0.relayControlFragmented }, "media_relay_control_fragmented", "Relay control messages too large for one datagram, sent as fragments"),
+            ({ $0.relayLayerCeilingChanges }, "media_relay_layer_ceiling_changes", "Times a relay link's congestion ceiling dropped or restored a simulcast layer"),
             ({ $0.e2eeViolations }, "media_e2ee_violations", "Publisher packets refused in E2EE-required meetings for lacking the SFrame layout"),
         ]
         var gauges: [(@Sendable (MediaServerStatistics) -> Int, Gauge)] = []

@@ -69,14 +69,21 @@ extension ForwardingRouter {
         let trackID = tracks[slot]!.description.id
         for index in tracks[slot]!.subscriptions.indices {
             let current = tracks[slot]!.subscriptions[index].current
+            var switched = false
             if current != layer {
                 // Join or switch to this layer only at a keyframe of it, never mid-stream.
                 guard tracks[slot]!.subscriptions[index].target == layer, isKeyframe else { continue }
                 tracks[slot]!.subscriptions[index].current = layer
                 if kind == .video && tracks[slot]!.layers.count > 1 {
                     counters.layerSwitches += 1
+                    switched = current != nil
                     batch.append(.layerSwitched(subscriber: tracks[slot]!.subscriptions[index].subscriber, track: trackID, layer: layer))
                 }
+            } else if tracks[slot]!.subscriptions[index].layerSwitch.isPending,
+                      !tracks[slot]!.subscriptions[index].layerSwitch.forwardsCurrent(marker: header.marker, now: now, configuration: configuration.layerSwitch) {
+                // A congested switch down waits for the target keyframe (LayerSwitch.swift).
+                counters.packetsHeldForSwitch += 1
+                continue
             }
             var advance: UInt32 = 1
             if let last = tracks[slot]!.subscriptions[index].lastForwardedAt {
@@ -99,6 +106,13 @@ extension ForwardingRouter {
             guard let range else { continue }
             tracks[slot]!.subscriptions[index].sequenceMap.record(
                 outgoing: output.sequenceNumber, layer: layer, sourceSequence: header.sequenceNumber, timestamp: output.timestamp)
+            if switched {
+                tracks[slot]!.subscriptions[index].layerSwitch.switched(firstSequence: output.sequenceNumber, now: now,
+                                                                         configuration: configuration.layerSwitch)
+            }
+            if tracks[slot]!.subscriptions[index].layerSwitch.isWatchingKeyframeEnd {
+                tracks[slot]!.subscriptions[index].layerSwitch.forwardedAfterSwitch(sequence: output.sequenceNumber, marker: header.marker)
+            }
             tracks[slot]!.subscriptions[index].packetsSent &+= 1
             tracks[slot]!.subscriptions[index].octetsSent &+= UInt32(truncatingIfNeeded: header.payloadLength)
             if output == tracks[slot]!.subscriptions[index].rewriter.lastOutput {

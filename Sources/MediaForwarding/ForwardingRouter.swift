@@ -29,6 +29,15 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         /// The estimate from the loss in its receiver reports, used until it sends REMB.
         var lossEstimator: LossBasedBandwidthEstimator<Instant>
         var sendsREMB = false
+        /// NACK repairs toward this subscriber: budget, pacing queue, round-trip time.
+        var retransmission: RetransmissionBudget<Instant>
+        /// NACKs as a congestion signal.
+        var repairLoss: RepairLossMeter<Instant>
+        /// The last loss report above the estimator's decrease threshold.
+        var congestedAt: Instant?
+        /// The SFU's recent sender reports to it (middle 32 bits of the NTP time, when sent),
+        /// to read its round-trip time from LSR/DLSR (RFC 3550 §6.4.1).
+        var senderReports: [(lsr: UInt32, sentAt: Instant)] = []
     }
 
     struct PublishedLayer: Sendable {
@@ -66,6 +75,8 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         var packetsSent: UInt32 = 0
         var octetsSent: UInt32 = 0
         var lastSourceTimestamp: UInt32?
+        /// A layer switch in progress (congested pause, keyframe watch).
+        var layerSwitch = LayerSwitchState<Instant>()
     }
 
     struct Track: Sendable {
@@ -104,7 +115,9 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
     public mutating func join(_ participant: ParticipantID, extensionMap: RTPExtensionMap = RTPExtensionMap()) throws(ForwardingError) {
         guard participants[participant] == nil else { throw .participantAlreadyJoined(participant) }
         participants[participant] = ParticipantState(extensionMap: extensionMap, estimate: nil,
-                                                     lossEstimator: LossBasedBandwidthEstimator(configuration: configuration.lossEstimator))
+                                                     lossEstimator: LossBasedBandwidthEstimator(configuration: configuration.lossEstimator),
+                                                     retransmission: RetransmissionBudget(configuration: configuration.retransmission),
+                                                     repairLoss: RepairLossMeter(configuration: configuration.repairLoss))
     }
 
     /// Updates the extension ids after a renegotiation.
@@ -281,6 +294,7 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
             }
         }
         requestPublisherRetransmissions(now: now, into: &batch)
+        sendQueuedRepairs(now: now, into: &batch)
         for participant in participants.keys.sorted() { reselectLayers(for: participant, now: now, into: &batch) }
         if let change = speakers.evaluate(now: now) { batch.append(.activeSpeakerChanged(change)) }
     }
@@ -293,6 +307,7 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
             if layer != subscription.target {
                 tracks[slot]!.subscriptions[index].target = layer
             }
+            updateLayerSwitch(slot: slot, index: index, now: now)
             // Waiting for a keyframe: ask (again) — the requester throttles per layer.
             if subscription.current != layer { requestKeyframe(slot: slot, layer: layer, now: now, into: &batch) }
         }

@@ -146,6 +146,16 @@ public struct MediaServerStatistics: Sendable, Equatable {
     /// from their RTX and forwarded (summed over the meetings currently on the node).
     public var nacksSentToPublishers = 0
     public var publisherRetransmissionsReceived = 0
+    /// Subscriber repairs and layer switches under congestion (issue 6), summed over the
+    /// meetings currently on the node; see ``ForwardingCounters`` for each.
+    public var repairsTooOld = 0
+    public var repairsDroppedForSwitch = 0
+    public var repairsQueued = 0
+    public var repairsExpired = 0
+    public var packetsHeldForSwitch = 0
+    public var keyframeRerequests = 0
+    public var lossBasedEstimates = 0
+    public var repairLossReports = 0
     public var dtlsConnected = 0
     public var dtlsFailures = 0
     public var peerConnections = 0

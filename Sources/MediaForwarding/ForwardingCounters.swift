@@ -21,6 +21,8 @@ public struct ForwardingCounters: Sendable, Equatable {
     public var repairsTooOld = 0
     /// NACKed packets not resent: of a layer being left while a switch is pending.
     public var repairsDroppedForSwitch = 0
+    /// Repairs sent again because no NACK confirmed them (``RetransmissionConfiguration/unconfirmedRepairRetries``).
+    public var unconfirmedRepairsResent = 0
     /// Repairs that waited for the subscriber's retransmission budget (queued, then sent on a tick).
     public var repairsQueued = 0
     /// Queued repairs dropped: too old by the time tokens came back, or the queue overflowed.

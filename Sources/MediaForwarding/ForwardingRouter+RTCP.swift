@@ -75,6 +75,7 @@ extension ForwardingRouter {
         guard let (slot, index) = subscriptionIndex(ssrc: nack.mediaSSRC, subscriber: subscriber) else { return }
         let basis = participants[subscriber]?.estimate ?? sendingRate(to: subscriber, now: now)
         participants[subscriber]?.retransmission.setRate(basis: basis, now: now)
+        participants[subscriber]?.retransmission.nackReceived(slot: slot, missing: Set(nack.lostSequenceNumbers), now: now)
         for pair in nack.pairs {
             repair(pair.packetID, slot: slot, index: index, now: now, into: &batch)
             var mask = pair.bitmask

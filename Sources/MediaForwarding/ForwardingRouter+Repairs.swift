@@ -45,6 +45,7 @@ extension ForwardingRouter {
         }
         if let bytes = resend(outgoing, slot: slot, index: index, now: now, into: &batch) {
             participants[subscriber]!.retransmission.spend(bytes: bytes)
+            participants[subscriber]!.retransmission.repairSent(slot: slot, track: tracks[slot]!.description.id, outgoing: outgoing, now: now)
         } else if keyframePacket {
             rerequestKeyframe(slot: slot, index: index, now: now, into: &batch)
         }
@@ -71,6 +72,33 @@ extension ForwardingRouter {
                 if let last = entry.lastResent,
                    last.duration(to: now) < participants[subscriber]!.retransmission.resendInterval { continue }
                 if let bytes = resend(pending.outgoing, slot: pending.slot, index: index, now: now, into: &batch) {
+                    participants[subscriber]!.retransmission.spend(bytes: bytes)
+                    participants[subscriber]!.retransmission.repairSent(slot: pending.slot, track: pending.track,
+                                                                        outgoing: pending.outgoing, now: now)
+                }
+            }
+        }
+        resendUnconfirmedRepairs(now: now, into: &batch)
+    }
+
+    /// Repairs no NACK has confirmed for two resend intervals are sent once more (queued like
+    /// any repair when the budget is spent): a receiver that NACKs only on a new gap would
+    /// never ask again for one lost at the end of a congestion episode.
+    mutating func resendUnconfirmedRepairs(now: Instant, into batch: inout ForwardingBatch) {
+        for subscriber in participants.keys where !(participants[subscriber]!.retransmission.unconfirmed.isEmpty) {
+            for due in participants[subscriber]!.retransmission.dueUnconfirmed(now: now) {
+                guard tracks.indices.contains(due.slot), let track = tracks[due.slot], track.description.id == due.track,
+                      let index = track.subscriptions.firstIndex(where: { $0.subscriber == subscriber }),
+                      let entry = track.subscriptions[index].sequenceMap.lookup(due.outgoing),
+                      !isTooOld(entry, slot: due.slot, index: index), !dropsAsLeftLayer(entry, slot: due.slot, index: index)
+                else { continue }
+                counters.unconfirmedRepairsResent += 1
+                guard participants[subscriber]!.retransmission.canSend(now: now) else {
+                    let pending = RetransmissionBudget<Instant>.Pending(slot: due.slot, track: due.track, outgoing: due.outgoing, requestedAt: now)
+                    if participants[subscriber]!.retransmission.enqueue(pending).queued { counters.repairsQueued += 1 }
+                    continue
+                }
+                if let bytes = resend(due.outgoing, slot: due.slot, index: index, now: now, into: &batch) {
                     participants[subscriber]!.retransmission.spend(bytes: bytes)
                 }
             }

@@ -302,20 +302,32 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
     private mutating func reselectLayers(for subscriber: ParticipantID, now: Instant, into batch: inout ForwardingBatch) {
         for slot in tracks.indices where tracks[slot]?.description.kind == .video {
             guard let index = tracks[slot]!.subscriptions.firstIndex(where: { $0.subscriber == subscriber }) else { continue }
-            let layer = chooseLayer(slot: slot, subscriber: subscriber, now: now)
             let subscription = tracks[slot]!.subscriptions[index]
+            var layer = chooseLayer(slot: slot, subscriber: subscriber, now: now)
+            if layer > subscription.target {
+                // Up only with headroom (hysteresis: measured layer bitrates are noisy), and
+                // never while the subscriber is congested.
+                let withHeadroom = chooseLayer(slot: slot, subscriber: subscriber, now: now,
+                                               headroom: configuration.layerSwitch.upSwitchHeadroom)
+                layer = isCongested(subscriber, now: now) ? subscription.target : max(subscription.target, withHeadroom)
+            }
             if layer != subscription.target {
                 tracks[slot]!.subscriptions[index].target = layer
             }
             updateLayerSwitch(slot: slot, index: index, now: now)
-            // Waiting for a keyframe: ask (again) — the requester throttles per layer.
-            if subscription.current != layer { requestKeyframe(slot: slot, layer: layer, now: now, into: &batch) }
+            // Waiting for a keyframe: ask (again) — the requester throttles per layer — unless
+            // a congested switch lets the bottleneck drain first (LayerSwitch.swift).
+            if subscription.current != layer,
+               !tracks[slot]!.subscriptions[index].layerSwitch.delaysKeyframeRequest(
+                   now: now, roundTripTime: participants[subscriber]?.retransmission.roundTripTime, configuration: configuration.layerSwitch) {
+                requestKeyframe(slot: slot, layer: layer, now: now, into: &batch)
+            }
         }
     }
 
     /// The highest active layer whose measured bitrate fits the subscriber's share of its
     /// estimate; the lowest active layer when none fits; with no estimate yet, the highest.
-    private mutating func chooseLayer(slot: Int, subscriber: ParticipantID, now: Instant) -> Int {
+    private mutating func chooseLayer(slot: Int, subscriber: ParticipantID, now: Instant, headroom: Double = 1) -> Int {
         let layerCount = tracks[slot]!.layers.count
         if layerCount == 1 { return 0 }
         var active: [(layer: Int, bps: Int)] = []
@@ -335,7 +347,7 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
             if track.description.kind == .video { videoCount += 1 } else { audioCount += 1 }
         }
         let share = (estimate - audioCount * configuration.audioReserveBitsPerSecond) / max(1, videoCount)
-        return active.last(where: { $0.bps <= share })?.layer ?? lowest.layer
+        return active.last(where: { Double($0.bps) * headroom <= Double(share) })?.layer ?? lowest.layer
     }
 
     mutating func requestKeyframe(slot: Int, layer: Int, now: Instant, into batch: inout ForwardingBatch) {

@@ -3,11 +3,15 @@ public struct LayerSwitchConfiguration: Sendable, Equatable {
     /// What the layer being left does while a switch *down* under congestion waits for the
     /// target layer's keyframe.
     public var congestedDownSwitch: CongestedDownSwitch = .pauseAtFrameEnd
+    /// The keyframe request for a congested switch down waits this long (or the subscriber's
+    /// round-trip time, if longer, up to half of `maximumPause`) after the pause began, so the
+    /// keyframe meets a bottleneck queue that has drained rather than the full one.
+    public var congestedKeyframeDelay: Duration = .milliseconds(300)
     /// A paused layer flows again after this long without the target keyframe (the repeated
     /// PLIs go on), so a publisher that never answers cannot freeze the subscriber.
     public var maximumPause: Duration = .seconds(1)
     /// Repairs (NACK answers) of the layer being left while a switch is pending.
-    public var leftLayerRepairs: LeftLayerRepairs = .dropped
+    public var leftLayerRepairs: LeftLayerRepairs = .sent
     /// After a switch, NACKs for the packets of the target keyframe are watched this long: a
     /// packet of it NACKed again (its repair was lost too) or not repairable asks the
     /// publisher for a new keyframe (RFC 4585 §6.3.1).
@@ -15,6 +19,10 @@ public struct LayerSwitchConfiguration: Sendable, Equatable {
     /// A subscriber counts as congested for this long after a loss report above the
     /// estimator's decrease threshold.
     public var congestionMemory: Duration = .seconds(3)
+    /// A higher layer is chosen only when its measured bitrate times this fits the
+    /// subscriber's share (hysteresis against flapping at a layer's edge); while the
+    /// subscriber is congested, no higher layer is chosen at all.
+    public var upSwitchHeadroom = 1.15
     public init() {}
 }
 
@@ -48,6 +56,13 @@ struct LayerSwitchState<Instant: InstantProtocol>: Sendable where Instant.Durati
     private(set) var keyframe: (start: UInt16, end: UInt16?, until: Instant)?
 
     var isPending: Bool { pendingSince != nil }
+    /// Whether the keyframe request of a pending congested switch should wait still.
+    func delaysKeyframeRequest(now: Instant, roundTripTime: Duration?, configuration: LayerSwitchConfiguration) -> Bool {
+        guard let pendingSince, configuration.congestedDownSwitch == .pauseAtFrameEnd else { return false }
+        let delay = min(max(configuration.congestedKeyframeDelay, roundTripTime ?? .zero), configuration.maximumPause / 2)
+        return pendingSince.duration(to: now) < delay
+    }
+
     /// A switch happened and its keyframe's last packet has not been seen yet.
     var isWatchingKeyframeEnd: Bool { keyframe != nil && keyframe?.end == nil }
 

@@ -10,7 +10,7 @@
 /// storm of a new bottleneck lowers the estimate within about half a second.
 public struct RepairLossConfiguration: Sendable, Equatable {
     /// Packets that must have been sent in an interval before its NACKed share counts alone.
-    public var minimumPackets = 20
+    public var minimumPackets = 10
     /// The shortest interval evaluated between receiver reports.
     public var minimumInterval: Duration = .milliseconds(400)
     public init() {}

@@ -23,19 +23,24 @@
 /// too old is dropped. Value type with injected time (STYLE.md §1, §3).
 public struct RetransmissionConfiguration: Sendable, Equatable {
     /// Share of the subscriber's estimated bitrate repairs may use.
-    public var fraction = 0.25
+    public var fraction = 0.5
     /// The bucket's refill rate never goes below this (bits/s).
-    public var minimumBitsPerSecond = 30_000
+    public var minimumBitsPerSecond = 50_000
     /// The bucket holds this much refill (and at least two 1,500-byte packets).
     public var burst: Duration = .milliseconds(500)
     /// NACKs for packets older than this (media time behind the stream's newest) are ignored.
-    public var maximumAge: Duration = .seconds(2)
+    public var maximumAge: Duration = .seconds(3)
     /// Resend interval per packet while the subscriber's round-trip time is unknown.
     public var defaultResendInterval: Duration = .milliseconds(100)
     public var minimumResendInterval: Duration = .milliseconds(20)
     public var maximumResendInterval: Duration = .milliseconds(500)
     /// Repairs waiting for tokens, per subscriber; beyond this the oldest are dropped.
     public var queueLimit = 128
+    /// A repair the subscriber has not confirmed — no NACK from it since, that would list
+    /// the packet were it still missing — is sent again after two resend intervals, this many
+    /// times at most. Receivers that NACK only when a new gap appears (aiortc) otherwise never
+    /// ask again for a repair lost at the end of a congestion episode, and stall on the hole.
+    public var unconfirmedRepairRetries = 2
     public init() {}
 }
 
@@ -56,6 +61,15 @@ struct RetransmissionBudget<Instant: InstantProtocol>: Sendable where Instant.Du
     private(set) var tokens: Double
     private var refilledAt: Instant?
     private(set) var pending: [Pending] = []
+    /// Repairs sent that no later NACK has confirmed yet (at most `queueLimit`).
+    struct Unconfirmed: Sendable, Equatable {
+        var slot: Int
+        var track: TrackID
+        var outgoing: UInt16
+        var sentAt: Instant
+        var retries: Int
+    }
+    private(set) var unconfirmed: [Unconfirmed] = []
     /// The subscriber's round-trip time from its receiver reports (RFC 3550 §6.4.1), if known.
     var roundTripTime: Duration?
 
@@ -118,6 +132,39 @@ struct RetransmissionBudget<Instant: InstantProtocol>: Sendable where Instant.Du
     mutating func dequeue(now: Instant) -> Pending? {
         guard !pending.isEmpty, canSend(now: now) else { return nil }
         return pending.removeFirst()
+    }
+
+    /// A repair of (`slot`, `outgoing`) was sent at `now`: it awaits confirmation.
+    mutating func repairSent(slot: Int, track: TrackID, outgoing: UInt16, now: Instant) {
+        guard configuration.unconfirmedRepairRetries > 0 else { return }
+        if let index = unconfirmed.firstIndex(where: { $0.slot == slot && $0.outgoing == outgoing }) {
+            unconfirmed[index].sentAt = now
+            return
+        }
+        unconfirmed.append(Unconfirmed(slot: slot, track: track, outgoing: outgoing, sentAt: now, retries: 0))
+        if unconfirmed.count > configuration.queueLimit { unconfirmed.removeFirst() }
+    }
+
+    /// A NACK from the subscriber about the stream at `slot` arrived at `now`, listing
+    /// `missing`: repairs sent at least a resend interval ago that it does not list arrived.
+    mutating func nackReceived(slot: Int, missing: Set<UInt16>, now: Instant) {
+        let interval = resendInterval
+        unconfirmed.removeAll { $0.slot == slot && $0.sentAt.duration(to: now) >= interval && !missing.contains($0.outgoing) }
+    }
+
+    /// Unconfirmed repairs due to be sent again (two resend intervals without news), each
+    /// counted as a retry; those out of retries are forgotten.
+    mutating func dueUnconfirmed(now: Instant) -> [Unconfirmed] {
+        let wait = resendInterval * 2
+        var due: [Unconfirmed] = []
+        for index in unconfirmed.indices where unconfirmed[index].sentAt.duration(to: now) >= wait {
+            unconfirmed[index].retries += 1
+            unconfirmed[index].sentAt = now
+            due.append(unconfirmed[index])
+        }
+        let limit = configuration.unconfirmedRepairRetries
+        if !due.isEmpty { unconfirmed.removeAll { $0.retries >= limit } }
+        return due
     }
 
     /// Drops queued repairs matching `predicate` (e.g. of a layer being left); returns how many.

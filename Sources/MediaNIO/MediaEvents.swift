@@ -1,4 +1,5 @@
 public import MediaNegotiation
+import MediaForwarding
 
 /// A track published in a meeting, as signaling shows it to the other participants.
 public struct MediaTrackInfo: Sendable, Equatable, Codable {
@@ -152,6 +153,7 @@ public struct MediaServerStatistics: Sendable, Equatable {
     public var repairsDroppedForSwitch = 0
     public var repairsQueued = 0
     public var repairsExpired = 0
+    public var unconfirmedRepairsResent = 0
     public var packetsHeldForSwitch = 0
     public var keyframeRerequests = 0
     public var lossBasedEstimates = 0
@@ -173,4 +175,19 @@ public struct MediaServerStatistics: Sendable, Equatable {
     /// Of the RTP sent over relay links, retransmissions answering a link NACK.
     public var relayRTPRetransmitted = 0
     public init() {}
+}
+
+extension MediaServerStatistics {
+    /// Adds a forwarding core's repair and congested-switch counters (issue 6).
+    mutating func addCongestionCounters(_ counters: ForwardingCounters) {
+        repairsTooOld += counters.repairsTooOld
+        repairsDroppedForSwitch += counters.repairsDroppedForSwitch
+        repairsQueued += counters.repairsQueued
+        repairsExpired += counters.repairsExpired
+        unconfirmedRepairsResent += counters.unconfirmedRepairsResent
+        packetsHeldForSwitch += counters.packetsHeldForSwitch
+        keyframeRerequests += counters.keyframeRerequests
+        lossBasedEstimates += counters.lossBasedEstimates
+        repairLossReports += counters.repairLossReports
+    }
 }

@@ -208,15 +208,7 @@ public final class MediaServer: Service, Sendable {
             for meeting in engine.meetings.values {
                 statistics.nacksSentToPublishers += meeting.router.counters.nacksSentToPublishers
                 statistics.publisherRetransmissionsReceived += meeting.router.counters.publisherRetransmissionsReceived
-                let counters = meeting.router.counters
-                statistics.repairsTooOld += counters.repairsTooOld
-                statistics.repairsDroppedForSwitch += counters.repairsDroppedForSwitch
-                statistics.repairsQueued += counters.repairsQueued
-                statistics.repairsExpired += counters.repairsExpired
-                statistics.packetsHeldForSwitch += counters.packetsHeldForSwitch
-                statistics.keyframeRerequests += counters.keyframeRerequests
-                statistics.lossBasedEstimates += counters.lossBasedEstimates
-                statistics.repairLossReports += counters.repairLossReports
+                statistics.addCongestionCounters(meeting.router.counters)
             }
             return statistics
         }) ?? MediaServerStatistics()

@@ -106,8 +106,12 @@ struct FramedPublisher {
         let before = run.delivered.count
         run.rtcp([lossReport(0.4)])  // 480 kb/s × 0.8 = 384 kb/s: layer 1 no longer fits
         #expect(run.router.subscriptions(of: subscriber).first?.targetLayer == 0)
+        // The keyframe request waits 300 ms, for the bottleneck to drain of the paused layer.
+        #expect(run.plis.isEmpty)
+        run.run(steps: 25)
+        #expect(run.plis.isEmpty)
+        run.run(steps: 9)  // the tick at 330 ms
         #expect(run.plis == [111])
-        run.run(steps: 30)
         let whileWaiting = Array(run.delivered[before...])
         // The frame in progress is finished (up to its marker), then nothing of layer 1.
         #expect(!whileWaiting.isEmpty && whileWaiting.allSatisfy { $0.payload.last == 1 })
@@ -131,8 +135,8 @@ struct FramedPublisher {
         #expect(run.delivered.count - before <= 3)
         // After a second (`maximumPause`) the current layer flows again; the PLIs go on.
         run.plis = []
-        run.run(steps: 30)
-        #expect(run.delivered.count - before >= 15)
+        run.run(steps: 50)
+        #expect(run.delivered.count - before >= 30)
         #expect(run.plis.contains(111))
         #expect(run.currentLayer == 1)
     }
@@ -195,5 +199,26 @@ struct FramedPublisher {
         let later = try #require(run.delivered.last { $0.payload.last == 0 && !$0.retransmission })
         run.rtcp([.nack(GenericNACK(senderSSRC: 9, mediaSSRC: 4242, lost: [later.header.sequenceNumber]))])
         #expect(run.router.counters.keyframeRerequests == 1)
+    }
+
+    @Test func noSwitchUpWhileCongestedAndOnlyWithHeadroomAfter() throws {
+        var run = try start()
+        run.rtcp([lossReport(0.4)])
+        run.run(steps: 35)
+        run.source.keyframes = [0]
+        run.run(steps: 5)
+        #expect(run.currentLayer == 0)
+        // A generous estimate within 3 s of the loss: the target stays down.
+        run.router.bandwidthEstimate(subscriber, bitsPerSecond: 5_000_000, now: run.now, into: &run.batch)
+        #expect(run.router.subscriptions(of: subscriber).first?.targetLayer == 0)
+        run.router.bandwidthEstimate(subscriber, bitsPerSecond: 300_000, now: run.now, into: &run.batch)
+        run.run(steps: 300)  // 3 s without loss reports
+        #expect(run.router.subscriptions(of: subscriber).first?.targetLayer == 0)
+        #expect(run.router.estimate(of: subscriber) == 300_000)
+        // Layer 1 measures 432–480 kb/s: 480 kb/s fits it but not with 15 % headroom; 600 kb/s does.
+        run.router.bandwidthEstimate(subscriber, bitsPerSecond: 480_000, now: run.now, into: &run.batch)
+        #expect(run.router.subscriptions(of: subscriber).first?.targetLayer == 0)
+        run.router.bandwidthEstimate(subscriber, bitsPerSecond: 600_000, now: run.now, into: &run.batch)
+        #expect(run.router.subscriptions(of: subscriber).first?.targetLayer == 1)
     }
 }

@@ -37,11 +37,11 @@ import MediaPackets
     }
 
     @Test func repairsStayWithinAFractionOfTheEstimateAndTheRestArePaced() throws {
-        // 400 kb/s estimate → 100 kb/s of repairs, 50 kbit of burst (500 ms). (NACKs as a
+        // 200 kb/s estimate → 100 kb/s of repairs, 50 kbit of burst (500 ms). (NACKs as a
         // loss signal are tested below; here they must not move the estimate.)
         var configuration = ForwardingConfiguration()
         configuration.repairLoss.minimumPackets = 10_000
-        var (router, sent, now) = try setUp(count: 100, estimate: 400_000, configuration: configuration)
+        var (router, sent, now) = try setUp(count: 100, estimate: 200_000, configuration: configuration)
         var batch = ForwardingBatch()
         let lost = sent[40..<80].map(\.header.sequenceNumber)
         router.receiveRTCP(from: subscriber, packet: nack(Array(lost)), now: now, into: &batch)
@@ -68,17 +68,17 @@ import MediaPackets
     }
 
     @Test func nacksForPacketsTooOldToBeUsefulAreIgnored() throws {
-        // 300 packets, 10 ms of media apart: the first is 2.99 s behind the newest.
-        var (router, sent, now) = try setUp(count: 300)
+        // 400 packets, 10 ms of media apart: the first is 3.99 s behind the newest.
+        var (router, sent, now) = try setUp(count: 400)
         var batch = ForwardingBatch()
         router.receiveRTCP(from: subscriber, packet: nack([sent[0].header.sequenceNumber, sent[150].header.sequenceNumber]),
                            now: now, into: &batch)
         #expect(batch.sentRTP.map(\.header.sequenceNumber) == [sent[150].header.sequenceNumber])
-        #expect(sent.count == 300)
+        #expect(sent.count == 400)
         #expect(router.counters.repairsTooOld == 1)
         // The limit is configurable.
         var configuration = ForwardingConfiguration()
-        configuration.retransmission.maximumAge = .seconds(4)
+        configuration.retransmission.maximumAge = .seconds(5)
         var lenient = Router(configuration: configuration)
         try lenient.join(publisher)
         try lenient.join(subscriber)
@@ -86,7 +86,7 @@ import MediaPackets
         try lenient.subscribe(subscriber, to: TrackID(10), SubscriptionDescription(ssrc: 8000), now: .zero, into: &batch)
         now = .zero
         var first: Sent?
-        for k in 0..<300 {
+        for k in 0..<400 {
             batch.reset()
             lenient.receiveRTP(from: publisher, packet: rtp(ssrc: 5000, seq: UInt16(k), ts: UInt32(k) * 900,
                                                             payload: VP8.payload(keyframe: k == 0, size: 100)), now: now, into: &batch)
@@ -184,5 +184,37 @@ import MediaPackets
         let estimate = try #require(router.estimate(of: subscriber))
         #expect(estimate < 800_000)
         #expect(router.counters.lossBasedEstimates == 1)
+    }
+
+    @Test func aRepairNoNACKConfirmsIsSentAgainTwiceAtMost() throws {
+        var (router, sent, now) = try setUp(count: 30)
+        var batch = ForwardingBatch()
+        let lost = sent[20].header.sequenceNumber
+        router.receiveRTCP(from: subscriber, packet: nack([lost]), now: now, into: &batch)
+        #expect(batch.sentRTP.filter(\.retransmission).count == 1)
+        // No NACK since: after two resend intervals (2 × 100 ms) it goes again, twice, then not.
+        var again: [TestInstant] = []
+        for _ in 0..<20 {
+            now = now.advanced(by: .milliseconds(50))
+            batch.reset()
+            router.tick(now: now, into: &batch)
+            if batch.sentRTP.contains(where: { $0.retransmission && $0.header.sequenceNumber == lost }) { again.append(now) }
+        }
+        #expect(again.count == 2)
+        #expect(again.first.map { TestInstant.zero.advanced(by: .milliseconds(290)).duration(to: $0) >= .milliseconds(200) } == true)
+        #expect(router.counters.unconfirmedRepairsResent == 2)
+
+        // A later NACK that no longer lists it confirms it: nothing more is sent.
+        let other = sent[25].header.sequenceNumber
+        batch.reset()
+        router.receiveRTCP(from: subscriber, packet: nack([other]), now: now, into: &batch)
+        now = now.advanced(by: .milliseconds(120))
+        router.receiveRTCP(from: subscriber, packet: nack([sent[26].header.sequenceNumber]), now: now, into: &batch)
+        for _ in 0..<10 {
+            now = now.advanced(by: .milliseconds(50))
+            batch.reset()
+            router.tick(now: now, into: &batch)
+            #expect(!batch.sentRTP.contains { $0.header.sequenceNumber == other })
+        }
     }
 }

@@ -18,7 +18,7 @@ extension ChromiumInteropTests {
         try await node.application(webClient: true).test(.live) { client in
             let port = try #require(client.port)
             let result = try await runPython("simulcast_cap.py", [
-                "--http", "http://localhost:\(port)", "--browser", tokens.0, "--subscriber", tokens.1, "--cap-kbps", "150",
+                "--http", "http://localhost:\(port)", "--browser", tokens.0, "--subscriber", tokens.1, "--cap-kbps", "230",
                 "--drop-within", "8", "--recover-within", "15",
             ], deadline: .seconds(240))
             let statistics = await node.media.statistics()

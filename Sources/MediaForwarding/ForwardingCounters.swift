@@ -21,7 +21,8 @@ public struct ForwardingCounters: Sendable, Equatable {
     public var repairsTooOld = 0
     /// NACKed packets not resent: of a layer being left while a switch is pending.
     public var repairsDroppedForSwitch = 0
-    /// Repairs sent again because no NACK confirmed them (``RetransmissionConfiguration/unconfirmedRepairRetries``).
+    /// Repairs sent again at once because no NACK confirmed them (``RetransmissionConfiguration/unconfirmedRepairRetries``;
+    /// those that had to wait for the budget are counted in `repairsQueued`).
     public var unconfirmedRepairsResent = 0
     /// Repairs that waited for the subscriber's retransmission budget (queued, then sent on a tick).
     public var repairsQueued = 0

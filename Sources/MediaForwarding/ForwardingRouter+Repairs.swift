@@ -92,7 +92,6 @@ extension ForwardingRouter {
                       let entry = track.subscriptions[index].sequenceMap.lookup(due.outgoing),
                       !isTooOld(entry, slot: due.slot, index: index), !dropsAsLeftLayer(entry, slot: due.slot, index: index)
                 else { continue }
-                counters.unconfirmedRepairsResent += 1
                 guard participants[subscriber]!.retransmission.canSend(now: now) else {
                     let pending = RetransmissionBudget<Instant>.Pending(slot: due.slot, track: due.track, outgoing: due.outgoing, requestedAt: now)
                     if participants[subscriber]!.retransmission.enqueue(pending).queued { counters.repairsQueued += 1 }
@@ -100,6 +99,7 @@ extension ForwardingRouter {
                 }
                 if let bytes = resend(due.outgoing, slot: due.slot, index: index, now: now, into: &batch) {
                     participants[subscriber]!.retransmission.spend(bytes: bytes)
+                    counters.unconfirmedRepairsResent += 1
                 }
             }
         }

@@ -1,6 +1,7 @@
 import Testing
 @testable import MediaForwarding
 import MediaPackets
+import DemarcTestSupport
 
 /// The rules that keep NACK repairs from filling a subscriber's bottleneck (issue 6):
 /// the budget, the age limit, the per-packet interval, and NACKs as a congestion signal.
@@ -216,5 +217,47 @@ import MediaPackets
             router.tick(now: now, into: &batch)
             #expect(!batch.sentRTP.contains { $0.header.sequenceNumber == other })
         }
+    }
+
+    /// Seeded random NACKs (any sequence numbers, repeated, in bursts), receiver reports and
+    /// ticks: the repair bytes sent in any prefix of the run never exceed the bucket's
+    /// capacity plus its refill rate times the time elapsed, plus one packet of overdraw.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func repairsNeverExceedTheBudget(seed: UInt64) throws {
+        var rng = SeededGenerator(seed: seed)
+        var configuration = ForwardingConfiguration()
+        configuration.repairLoss.minimumPackets = 1_000_000  // keep the estimate, and so the rate, fixed
+        var (router, sent, now) = try setUp(count: 200, estimate: 200_000, configuration: configuration)
+        var batch = ForwardingBatch()
+        // REMB fixes the estimate (receiver reports no longer move it), so the rate is known.
+        let remb = try RTCPCompound.serialize([.remb(ReceiverEstimatedMaximumBitrate(senderSSRC: 1, bitrate: 200_000, ssrcs: [8000]))])
+        router.receiveRTCP(from: subscriber, packet: remb, now: now, into: &batch)
+        let start = now
+        let rate = 100_000.0  // 50 % of 200 kb/s
+        let capacity = 50_000.0
+        var bits = 0.0
+        for _ in 0..<2_000 {
+            batch.reset()
+            switch rng.next() % 4 {
+            case 0, 1:
+                let count = Int(rng.next() % 40) + 1
+                let lost = (0..<count).map { _ in
+                    rng.next() % 5 == 0 ? UInt16(truncatingIfNeeded: rng.next()) : sent[Int(rng.next() % UInt64(sent.count))].header.sequenceNumber
+                }
+                router.receiveRTCP(from: subscriber, packet: nack(lost), now: now, into: &batch)
+            case 2:
+                router.tick(now: now, into: &batch)
+            default:
+                let report = ReceptionReport(ssrc: 8000, fractionLost: UInt8(truncatingIfNeeded: rng.next()))
+                router.receiveRTCP(from: subscriber, packet: try RTCPCompound.serialize([.receiverReport(ReceiverReport(ssrc: 1, reports: [report]))]),
+                                   now: now, into: &batch)
+            }
+            bits += Double(batch.sentRTP.filter(\.retransmission).reduce(0) { $0 + $1.bytes.count * 8 })
+            let elapsed = Double(start.duration(to: now).components.attoseconds) / 1e18 + Double(start.duration(to: now).components.seconds)
+            #expect(bits <= capacity + rate * elapsed + 1500 * 8, "seed \(seed): \(bits) bits after \(elapsed) s")
+            now = now.advanced(by: .milliseconds(Int(rng.next() % 30)))
+        }
+        #expect(router.counters.retransmissionsSent > 20)
+        #expect(router.participants[subscriber]!.retransmission.pending.count <= configuration.retransmission.queueLimit)
     }
 }

@@ -12,8 +12,13 @@ public struct ForwardingConfiguration: Sendable {
     public var sequenceMapCapacity = 1024
     /// At most one keyframe request per published layer this often (RFC 4585 §6.3.1).
     public var keyframeRequestInterval: Duration = .milliseconds(500)
-    /// A NACKed packet is resent at most once this often.
-    public var minimumResendInterval: Duration = .milliseconds(20)
+    /// NACK repairs toward subscribers: the per-subscriber budget, the age limit and the
+    /// per-packet resend interval (``RetransmissionConfiguration``).
+    public var retransmission = RetransmissionConfiguration()
+    /// NACKs as a congestion signal (``RepairLossConfiguration``).
+    public var repairLoss = RepairLossConfiguration()
+    /// Layer switches under congestion (``LayerSwitchConfiguration``).
+    public var layerSwitch = LayerSwitchConfiguration()
     /// Layer bitrates are measured over this window.
     public var bitrateWindow: Duration = .seconds(1)
     /// Share of a subscriber's estimate given to video, after audio's fixed reserve.

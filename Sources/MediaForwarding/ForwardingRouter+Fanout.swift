@@ -42,26 +42,35 @@ extension ForwardingRouter.Track {
 
     /// Appends a rewritten copy of the packet for every subscription receiving `layer`, in
     /// subscription order. Subscriptions waiting for this layer join it at a keyframe (never
-    /// mid-stream); only then are the other subscriptions looked at.
+    /// mid-stream); only then are the other subscriptions looked at. A subscription in a
+    /// congested switch down holds its current layer after the frame end (LayerSwitch.swift).
     mutating func fanOut(layer: Int, header: RTPHeader, packet: UnsafeRawBufferPointer, isKeyframe: Bool, now: Instant,
+                         switching switchConfiguration: LayerSwitchConfiguration,
                          counters: inout ForwardingCounters, batch: inout ForwardingBatch) {
         guard layer < receivers.count else { return }
         let clockRate = description.clockRate
+        var held = 0
         if isKeyframe && switching[layer] > 0 {
             let reportsSwitches = description.kind == .video && layers.count > 1
             for index in subscriptions.indices {
+                var entered = false, switched = false
                 if subscriptions[index].current != layer {
                     guard subscriptions[index].target == layer else { continue }
+                    entered = true
+                    switched = subscriptions[index].current != nil && reportsSwitches
                     subscriptions[index].current = layer
                     if reportsSwitches {
                         counters.layerSwitches += 1
                         batch.append(.layerSwitched(subscriber: subscriptions[index].subscriber, track: description.id, layer: layer))
                     }
                 }
-                if subscriptions[index].forward(layer: layer, header: header, packet: packet, clockRate: clockRate, now: now, into: &batch) {
+                if subscriptions[index].forward(layer: layer, header: header, packet: packet, clockRate: clockRate, now: now,
+                                                entered: entered, switched: switched, switching: switchConfiguration,
+                                                held: &held, into: &batch) {
                     counters.packetsForwarded += 1
                 }
             }
+            counters.packetsHeldForSwitch += held
             reindexSubscriptions()
             return
         }
@@ -70,21 +79,30 @@ extension ForwardingRouter.Track {
         var forwarded = 0
         subscriptions.withUnsafeMutableBufferPointer { subscriptions in
             for index in receiving
-            where subscriptions[index].forward(layer: layer, header: header, packet: packet, clockRate: clockRate, now: now, into: &batch) {
+            where subscriptions[index].forward(layer: layer, header: header, packet: packet, clockRate: clockRate, now: now,
+                                               entered: false, switched: false, switching: switchConfiguration,
+                                               held: &held, into: &batch) {
                 forwarded += 1
             }
         }
         counters.packetsForwarded += forwarded
+        counters.packetsHeldForSwitch += held
     }
 }
 
 extension ForwardingRouter.Subscription {
     /// The subscription's copy of a packet of the layer it receives: rewritten SSRC, sequence
     /// number, timestamp and payload type, written into the batch's next slot, recorded for
-    /// NACKs and sender reports. False when the rewriter drops it (it predates a switch) or
-    /// the batch refused the slot.
+    /// NACKs and sender reports. False when the rewriter drops it (it predates a switch), the
+    /// batch refused the slot, or a congested switch down holds this layer (counted in `held`).
+    /// `entered`: the subscription joined the layer at this packet; `switched`: from another one.
     mutating func forward(layer: Int, header: RTPHeader, packet: UnsafeRawBufferPointer, clockRate: Int, now: Instant,
-                          into batch: inout ForwardingBatch) -> Bool {
+                          entered: Bool, switched: Bool, switching switchConfiguration: LayerSwitchConfiguration,
+                          held: inout Int, into batch: inout ForwardingBatch) -> Bool {
+        if !entered, layerSwitch.isPending, !layerSwitch.forwardsCurrent(marker: header.marker, now: now, configuration: switchConfiguration) {
+            held += 1
+            return false
+        }
         var advance: UInt32 = 1
         if let last = lastForwardedAt {
             let elapsed = last.duration(to: now).components
@@ -105,6 +123,8 @@ extension ForwardingRouter.Subscription {
         }
         guard let range else { return false }
         sequenceMap.record(outgoing: output.sequenceNumber, layer: layer, sourceSequence: header.sequenceNumber, timestamp: output.timestamp)
+        if switched { layerSwitch.switched(firstSequence: output.sequenceNumber, now: now, configuration: switchConfiguration) }
+        if layerSwitch.isWatchingKeyframeEnd { layerSwitch.forwardedAfterSwitch(sequence: output.sequenceNumber, marker: header.marker) }
         packetsSent &+= 1
         octetsSent &+= UInt32(truncatingIfNeeded: header.payloadLength)
         if output == rewriter.lastOutput { lastSourceTimestamp = header.timestamp }

@@ -45,17 +45,16 @@ extension ForwardingRouter {
     /// (the worst block counts); blocks about other SSRCs are ignored.
     private mutating func receptionReports(_ reports: [ReceptionReport], from subscriber: ParticipantID, now: Instant,
                                            into batch: inout ForwardingBatch) {
-        guard let state = participants[subscriber], !state.sendsREMB else { return }
+        guard let state = participants[subscriber] else { return }
         var worst: UInt8?
         for block in reports where subscriptionIndex(ssrc: block.ssrc, subscriber: subscriber) != nil {
             worst = max(worst ?? 0, block.fractionLost)
+            roundTrip(block, from: subscriber, now: now)
         }
-        guard let worst else { return }
-        let rate = sendingRate(to: subscriber, now: now)
-        guard let estimate = participants[subscriber]!.lossEstimator.receiverReport(fractionLost: worst, sendingRate: rate, now: now)
-        else { return }
-        counters.lossBasedEstimates += 1
-        bandwidthEstimate(subscriber, bitsPerSecond: estimate, now: now, into: &batch)
+        guard let worst, !state.sendsREMB else { return }
+        // The NACKed share since the last report counts too (RepairLossMeter).
+        let nacked = participants[subscriber]!.repairLoss.take(sent: packetsSent(to: subscriber), now: now, requireMinimum: false) ?? 0
+        lossReport(for: subscriber, loss: max(Double(worst) / 256, nacked), now: now, into: &batch)
     }
 
     private func subscriptionIndex(ssrc: UInt32, subscriber: ParticipantID) -> (slot: Int, index: Int)? {
@@ -75,26 +74,32 @@ extension ForwardingRouter {
 
     private mutating func answer(_ nack: GenericNACK, from subscriber: ParticipantID, now: Instant, into batch: inout ForwardingBatch) {
         guard let (slot, index) = subscriptionIndex(ssrc: nack.mediaSSRC, subscriber: subscriber) else { return }
+        let basis = participants[subscriber]?.estimate ?? sendingRate(to: subscriber, now: now)
+        participants[subscriber]?.retransmission.setRate(basis: basis, now: now)
+        participants[subscriber]?.retransmission.nackReceived(slot: slot, missing: Set(nack.lostSequenceNumbers), now: now)
         for pair in nack.pairs {
-            resend(pair.packetID, slot: slot, index: index, now: now, into: &batch)
+            repair(pair.packetID, slot: slot, index: index, now: now, into: &batch)
             var mask = pair.bitmask
             var bit: UInt16 = 1
             while mask != 0 {
-                if mask & 1 != 0 { resend(pair.packetID &+ bit, slot: slot, index: index, now: now, into: &batch) }
+                if mask & 1 != 0 { repair(pair.packetID &+ bit, slot: slot, index: index, now: now, into: &batch) }
                 mask >>= 1
                 bit += 1
             }
         }
+        repairLossReport(for: subscriber, now: now, into: &batch)
     }
 
-    private mutating func resend(_ outgoing: UInt16, slot: Int, index: Int, now: Instant, into batch: inout ForwardingBatch) {
+    /// Resends the packet the subscriber numbered `outgoing` (RTX or plain); returns its size,
+    /// or nil when it is no longer cached (counted as a miss). The rules deciding whether to
+    /// (budget, age, interval, switches) are in ``repair(_:slot:index:now:into:)``.
+    mutating func resend(_ outgoing: UInt16, slot: Int, index: Int, now: Instant, into batch: inout ForwardingBatch) -> Int? {
         guard let entry = tracks[slot]!.subscriptions[index].sequenceMap.lookup(outgoing) else {
             counters.nackMisses += 1
-            return
+            return nil
         }
-        if let last = entry.lastResent, last.duration(to: now) < configuration.minimumResendInterval { return }
         let layer = Int(entry.layer)
-        guard tracks[slot]!.layers.indices.contains(layer) else { return }
+        guard tracks[slot]!.layers.indices.contains(layer) else { return nil }
         let subscription = tracks[slot]!.subscriptions[index]
         var rtxPayloadType: UInt8?
         var rtxSequence: UInt16 = 0
@@ -131,11 +136,12 @@ extension ForwardingRouter {
         }
         guard let found = range, let written = found else {
             counters.nackMisses += 1
-            return
+            return nil
         }
         if rtxPayloadType != nil { tracks[slot]!.subscriptions[index].rtxSequence = rtxSequence &+ 1 }
         tracks[slot]!.subscriptions[index].sequenceMap.markResent(outgoing, now: now)
         batch.append(.sendRTP(to: subscription.subscriber, packet: written, retransmission: true))
         counters.retransmissionsSent += 1
+        return written.count
     }
 }

@@ -65,7 +65,7 @@ extension ForwardingRouter {
             }
         }
         tracks[slot]!.fanOut(layer: layer, header: header, packet: packet, isKeyframe: isKeyframe, now: now,
-                             counters: &counters, batch: &batch)
+                             switching: configuration.layerSwitch, counters: &counters, batch: &batch)
     }
 
     /// A publisher's RTX packet (RFC 4588 §4): the original sequence number is the first two

@@ -63,6 +63,7 @@ extension ForwardingRouter {
                 }
                 batch.append(.sendSubscriberRTCP(to: subscription.subscriber, .senderReport(report)))
                 counters.senderReportsSent += 1
+                senderReportSent(to: subscription.subscriber, ntp: report.ntpTimestamp, now: now)
             }
         }
         for publisher in receiverBlocks.keys.sorted() {

@@ -29,6 +29,15 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         /// The estimate from the loss in its receiver reports, used until it sends REMB.
         var lossEstimator: LossBasedBandwidthEstimator<Instant>
         var sendsREMB = false
+        /// NACK repairs toward this subscriber: budget, pacing queue, round-trip time.
+        var retransmission: RetransmissionBudget<Instant>
+        /// NACKs as a congestion signal.
+        var repairLoss: RepairLossMeter<Instant>
+        /// The last loss report above the estimator's decrease threshold.
+        var congestedAt: Instant?
+        /// The SFU's recent sender reports to it (middle 32 bits of the NTP time, when sent),
+        /// to read its round-trip time from LSR/DLSR (RFC 3550 §6.4.1).
+        var senderReports: [(lsr: UInt32, sentAt: Instant)] = []
     }
 
     struct PublishedLayer: Sendable {
@@ -66,6 +75,8 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
         var packetsSent: UInt32 = 0
         var octetsSent: UInt32 = 0
         var lastSourceTimestamp: UInt32?
+        /// A layer switch in progress (congested pause, keyframe watch).
+        var layerSwitch = LayerSwitchState<Instant>()
     }
 
     struct Track: Sendable {
@@ -109,7 +120,9 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
     public mutating func join(_ participant: ParticipantID, extensionMap: RTPExtensionMap = RTPExtensionMap()) throws(ForwardingError) {
         guard participants[participant] == nil else { throw .participantAlreadyJoined(participant) }
         participants[participant] = ParticipantState(extensionMap: extensionMap, estimate: nil,
-                                                     lossEstimator: LossBasedBandwidthEstimator(configuration: configuration.lossEstimator))
+                                                     lossEstimator: LossBasedBandwidthEstimator(configuration: configuration.lossEstimator),
+                                                     retransmission: RetransmissionBudget(configuration: configuration.retransmission),
+                                                     repairLoss: RepairLossMeter(configuration: configuration.repairLoss))
     }
 
     /// Updates the extension ids after a renegotiation.
@@ -290,6 +303,7 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
             }
         }
         requestPublisherRetransmissions(now: now, into: &batch)
+        sendQueuedRepairs(now: now, into: &batch)
         for participant in participants.keys.sorted() { reselectLayers(for: participant, now: now, into: &batch) }
         if let change = speakers.evaluate(now: now) { batch.append(.activeSpeakerChanged(change)) }
     }
@@ -297,19 +311,34 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
     private mutating func reselectLayers(for subscriber: ParticipantID, now: Instant, into batch: inout ForwardingBatch) {
         for slot in tracks.indices where tracks[slot]?.description.kind == .video {
             guard let index = tracks[slot]!.subscriptions.firstIndex(where: { $0.subscriber == subscriber }) else { continue }
-            let layer = chooseLayer(slot: slot, subscriber: subscriber, now: now)
-            if layer != tracks[slot]!.subscriptions[index].target {
+            let target = tracks[slot]!.subscriptions[index].target
+            let current = tracks[slot]!.subscriptions[index].current
+            var layer = chooseLayer(slot: slot, subscriber: subscriber, now: now)
+            if layer > target {
+                // Up only with headroom (hysteresis: measured layer bitrates are noisy), and
+                // never while the subscriber is congested.
+                let withHeadroom = chooseLayer(slot: slot, subscriber: subscriber, now: now,
+                                               headroom: configuration.layerSwitch.upSwitchHeadroom)
+                layer = isCongested(subscriber, now: now) ? target : max(target, withHeadroom)
+            }
+            if layer != target {
                 tracks[slot]!.subscriptions[index].target = layer
                 tracks[slot]!.reindexSubscriptions()
             }
-            // Waiting for a keyframe: ask (again) — the requester throttles per layer.
-            if tracks[slot]!.subscriptions[index].current != layer { requestKeyframe(slot: slot, layer: layer, now: now, into: &batch) }
+            updateLayerSwitch(slot: slot, index: index, now: now)
+            // Waiting for a keyframe: ask (again) — the requester throttles per layer — unless
+            // a congested switch lets the bottleneck drain first (LayerSwitch.swift).
+            if current != layer,
+               !tracks[slot]!.subscriptions[index].layerSwitch.delaysKeyframeRequest(
+                   now: now, roundTripTime: participants[subscriber]?.retransmission.roundTripTime, configuration: configuration.layerSwitch) {
+                requestKeyframe(slot: slot, layer: layer, now: now, into: &batch)
+            }
         }
     }
 
     /// The highest active layer whose measured bitrate fits the subscriber's share of its
     /// estimate; the lowest active layer when none fits; with no estimate yet, the highest.
-    private mutating func chooseLayer(slot: Int, subscriber: ParticipantID, now: Instant) -> Int {
+    private mutating func chooseLayer(slot: Int, subscriber: ParticipantID, now: Instant, headroom: Double = 1) -> Int {
         let layerCount = tracks[slot]!.layers.count
         if layerCount == 1 { return 0 }
         var active: [(layer: Int, bps: Int)] = []
@@ -330,7 +359,7 @@ public struct ForwardingRouter<Instant: InstantProtocol>: Sendable where Instant
             if kind == .video { videoCount += 1 } else { audioCount += 1 }
         }
         let share = (estimate - audioCount * configuration.audioReserveBitsPerSecond) / max(1, videoCount)
-        return active.last(where: { $0.bps <= share })?.layer ?? lowest.layer
+        return active.last(where: { Double($0.bps) * headroom <= Double(share) })?.layer ?? lowest.layer
     }
 
     mutating func requestKeyframe(slot: Int, layer: Int, now: Instant, into batch: inout ForwardingBatch) {

@@ -9,6 +9,8 @@ struct OutgoingSequenceMap<Instant: InstantProtocol>: Sendable where Instant: Se
         var sourceSequence: UInt16 = 0
         var timestamp: UInt32 = 0
         var lastResent: Instant?
+        /// The subscriber has NACKed it at least once (counted once as a congestion signal).
+        var nacked = false
     }
 
     private var entries: [Entry]
@@ -29,6 +31,14 @@ struct OutgoingSequenceMap<Instant: InstantProtocol>: Sendable where Instant: Se
     func lookup(_ outgoing: UInt16) -> Entry? {
         let entry = entries[Int(outgoing) & mask]
         return entry.valid && entry.outgoing == outgoing ? entry : nil
+    }
+
+    /// Marks `outgoing` as NACKed; true the first time (for ``RepairLossMeter``).
+    mutating func markNacked(_ outgoing: UInt16) -> Bool {
+        let slot = Int(outgoing) & mask
+        guard entries[slot].valid, entries[slot].outgoing == outgoing, !entries[slot].nacked else { return false }
+        entries[slot].nacked = true
+        return true
     }
 
     mutating func markResent(_ outgoing: UInt16, now: Instant) {

@@ -160,6 +160,7 @@ final class MediaEngine: @unchecked Sendable {
         // The forwarding core's uplink-recovery counts outlive the meeting in the totals.
         statistics.nacksSentToPublishers += meeting.router.counters.nacksSentToPublishers
         statistics.publisherRetransmissionsReceived += meeting.router.counters.publisherRetransmissionsReceived
+        statistics.addCongestionCounters(meeting.router.counters)
         meetings[meeting.name] = nil
         if meeting.observation != EndToEndEncryptionObservation() { observations[meeting.name] = meeting.observation }
     }

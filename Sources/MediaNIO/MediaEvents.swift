@@ -1,4 +1,5 @@
 public import MediaNegotiation
+import MediaForwarding
 
 /// A track published in a meeting, as signaling shows it to the other participants.
 public struct MediaTrackInfo: Sendable, Equatable, Codable {
@@ -146,6 +147,17 @@ public struct MediaServerStatistics: Sendable, Equatable {
     /// from their RTX and forwarded (summed over the meetings currently on the node).
     public var nacksSentToPublishers = 0
     public var publisherRetransmissionsReceived = 0
+    /// Subscriber repairs and layer switches under congestion (issue 6), summed over the
+    /// meetings currently on the node; see ``ForwardingCounters`` for each.
+    public var repairsTooOld = 0
+    public var repairsDroppedForSwitch = 0
+    public var repairsQueued = 0
+    public var repairsExpired = 0
+    public var unconfirmedRepairsResent = 0
+    public var packetsHeldForSwitch = 0
+    public var keyframeRerequests = 0
+    public var lossBasedEstimates = 0
+    public var repairLossReports = 0
     public var dtlsConnected = 0
     public var dtlsFailures = 0
     public var peerConnections = 0
@@ -167,4 +179,19 @@ public struct MediaServerStatistics: Sendable, Equatable {
     /// Times a relay link's congestion ceiling moved (a layer dropped or restored).
     public var relayLayerCeilingChanges = 0
     public init() {}
+}
+
+extension MediaServerStatistics {
+    /// Adds a forwarding core's repair and congested-switch counters (issue 6).
+    mutating func addCongestionCounters(_ counters: ForwardingCounters) {
+        repairsTooOld += counters.repairsTooOld
+        repairsDroppedForSwitch += counters.repairsDroppedForSwitch
+        repairsQueued += counters.repairsQueued
+        repairsExpired += counters.repairsExpired
+        unconfirmedRepairsResent += counters.unconfirmedRepairsResent
+        packetsHeldForSwitch += counters.packetsHeldForSwitch
+        keyframeRerequests += counters.keyframeRerequests
+        lossBasedEstimates += counters.lossBasedEstimates
+        repairLossReports += counters.repairLossReports
+    }
 }

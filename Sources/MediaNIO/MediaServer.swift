@@ -208,6 +208,7 @@ public final class MediaServer: Service, Sendable {
             for meeting in engine.meetings.values {
                 statistics.nacksSentToPublishers += meeting.router.counters.nacksSentToPublishers
                 statistics.publisherRetransmissionsReceived += meeting.router.counters.publisherRetransmissionsReceived
+                statistics.addCongestionCounters(meeting.router.counters)
             }
             return statistics
         }) ?? MediaServerStatistics()

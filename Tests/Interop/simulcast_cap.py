@@ -132,6 +132,7 @@ async def main():
     failures = []
     phases = {}
     chromium = {}
+    capped_at = None
     try:
         for _ in range(100):
             try:
@@ -173,7 +174,8 @@ async def main():
         if not recovered:
             failures.append(f"the resolution did not return to {top} within {args.recover_within}s of lifting the cap")
         await asyncio.sleep(1)
-        phases["lifted"] = {"recoverAfterSeconds": round(recovered_at - lifted_at, 2) if recovered else None,
+        phases["lifted"] = {"sinceCapSeconds": round(lifted_at - capped_at, 2),
+                            "recoverAfterSeconds": round(recovered_at - lifted_at, 2) if recovered else None,
                             "widths": summary(subscriber.widths_between(lifted_at, time.monotonic()))}
     except RuntimeError:
         pass
@@ -184,10 +186,19 @@ async def main():
         await asyncio.gather(run, return_exceptions=True)
         await subscriber.pc.close()
 
+    # Width changes of the decoded video, in seconds since the cap (for diagnosis).
+    transitions = []
+    reference = capped_at
+    for t, w, _ in subscriber.frames:
+        if reference is not None and t < reference - 3:
+            continue
+        if not transitions or transitions[-1][1] != w:
+            transitions.append((round(t - reference, 2) if reference else round(t, 2), w))
     base = min(relay.bytes_by_second) if relay.bytes_by_second else 0
     print(json.dumps({"phases": phases, "chromium": chromium,
                       "relayKbpsBySecond": {k - base: round(v * 8 / 1000) for k, v in sorted(relay.bytes_by_second.items())},
-                      "relayDropped": relay.dropped, "framesDecoded": len(subscriber.frames), "failures": failures}))
+                      "relayDropped": relay.dropped, "framesDecoded": len(subscriber.frames),
+                      "widthChangesSinceCap": transitions[:40], "failures": failures}))
     return 1 if failures else 0
 
 

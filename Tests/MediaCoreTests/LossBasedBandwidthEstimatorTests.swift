@@ -57,6 +57,38 @@ import MediaCore
         #expect(abs(Double(capped) - Double(half) * 1.08 * 1.08) < 10)
     }
 
+    @Test func lossStayingLowSwitchesToFastGrowth() throws {
+        var estimator = Estimator()
+        var now = TestInstant.zero
+        _ = estimator.receiverReport(fractionLost: fraction(0.5), sendingRate: 400_000, now: now)
+        var previous = try #require(estimator.estimate)
+        var factors: [Double] = []
+        for _ in 0..<6 {  // clean reports a second apart
+            now = now.advanced(by: .seconds(1))
+            let report = estimator.receiverReport(fractionLost: 0, sendingRate: 400_000, now: now)
+            let grown = try #require(report)
+            factors.append(Double(grown) / Double(previous))
+            previous = grown
+        }
+        // Low loss since t = 1 s: 8 %/s until it has lasted 2 s at the previous report, then 25 %/s.
+        #expect(factors.prefix(3).allSatisfy { abs($0 - 1.08) < 0.001 })
+        #expect(factors.suffix(3).allSatisfy { abs($0 - 1.25) < 0.001 })
+        #expect(estimator.isIncreasingFast(now: now))
+        // Moderate loss ends it: holding, then slow growth again.
+        now = now.advanced(by: .seconds(1))
+        #expect(estimator.receiverReport(fractionLost: fraction(0.05), sendingRate: 400_000, now: now) == nil)
+        #expect(!estimator.isIncreasingFast(now: now))
+        now = now.advanced(by: .seconds(1))
+        let slowReport = estimator.receiverReport(fractionLost: 0, sendingRate: 400_000, now: now)
+        let slow = try #require(slowReport)
+        #expect(abs(Double(slow) / Double(previous) - 1.08) < 0.001)
+        // Heavy loss after fast growth falls from what is actually sent.
+        now = now.advanced(by: .seconds(1))
+        let fallenReport = estimator.receiverReport(fractionLost: fraction(0.3), sendingRate: 300_000, now: now)
+        let fallen = try #require(fallenReport)
+        #expect(abs(fallen - 255_000) < 1_000)
+    }
+
     @Test func growthStopsAtTheMaximum() {
         var configuration = LossBasedBandwidthEstimatorConfiguration()
         configuration.maximum = 500_000

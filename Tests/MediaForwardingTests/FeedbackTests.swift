@@ -62,11 +62,15 @@ import MediaPackets
         router.receiveRTCP(from: plain, packet: nack(2, media: 9000, [plainOriginal.header.sequenceNumber]), now: now, into: &batch)
         #expect(batch.sentRTP.map(\.bytes) == [plainOriginal.bytes])
 
-        // A duplicate NACK right away is damped; after the resend interval it is answered again.
+        // A duplicate NACK right away is damped; after the resend interval (100 ms while the
+        // round-trip time is unknown) it is answered again.
         batch.reset()
         router.receiveRTCP(from: plain, packet: nack(2, media: 9000, [plainOriginal.header.sequenceNumber]), now: now, into: &batch)
         #expect(batch.sentRTP.isEmpty)
-        now = now.advanced(by: .milliseconds(25))
+        now = now.advanced(by: .milliseconds(60))
+        router.receiveRTCP(from: plain, packet: nack(2, media: 9000, [plainOriginal.header.sequenceNumber]), now: now, into: &batch)
+        #expect(batch.sentRTP.isEmpty)
+        now = now.advanced(by: .milliseconds(50))
         router.receiveRTCP(from: plain, packet: nack(2, media: 9000, [plainOriginal.header.sequenceNumber]), now: now, into: &batch)
         #expect(batch.sentRTP.count == 1)
 

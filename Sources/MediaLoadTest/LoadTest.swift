@@ -231,25 +231,8 @@ public enum LoadTest {
             let farCPUBefore = configuration.relayHop ? try await far.onMediaThread { threadCPUSeconds() } : 0
             let farBefore = await far.statistics()
             let start = clock.now
-            var sent = 0
-            while start.duration(to: clock.now) < configuration.duration {
-                let burstStart = clock.now
-                for (index, (publisher, _)) in publishers.enumerated() {
-                    guard let srtp = publisher.srtp else { continue }
-                    for s in streams[index].indices {
-                        streams[index][s].credit += streams[index][s].packetsPerSecond / 100
-                        while streams[index][s].credit >= 1 {
-                            streams[index][s].credit -= 1
-                            let elapsed = origin.duration(to: clock.now)
-                            let nanos = UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
-                            var packet = try streams[index][s].nextPacket(stamp: nanos)
-                            try srtp.outbound.protectRTP(&packet)
-                            try await publisher.send(packet)
-                            sent += 1
-                        }
-                    }
-                }
-                try await clock.sleep(until: burstStart.advanced(by: .milliseconds(10)))
+            let sent = try await SentStream.sendPaced(publishers, streams: &streams, for: configuration.duration, clock: clock, origin: origin) {
+                try $0.nextPacket(stamp: $1)
             }
             let seconds = Double(start.duration(to: clock.now).components.seconds)
                 + Double(start.duration(to: clock.now).components.attoseconds) / 1e18

@@ -51,3 +51,36 @@ struct SentStream {
         return try builder.build()
     }
 }
+
+extension SentStream {
+    /// Sends every publisher's streams for `duration`, paced in 10 ms bursts with fractional
+    /// credit, each packet stamped with its send time (nanoseconds since `origin`) by `make`
+    /// and SRTP-protected. Returns how many packets were sent. Shared by both targets so they
+    /// load their servers the same way.
+    static func sendPaced(_ publishers: [(SyntheticPeer, UInt32)], streams: inout [[SentStream]], for duration: Duration,
+                          clock: ContinuousClock, origin: ContinuousClock.Instant,
+                          make: (inout SentStream, UInt64) throws -> [UInt8]) async throws -> Int {
+        let start = clock.now
+        var sent = 0
+        while start.duration(to: clock.now) < duration {
+            let burstStart = clock.now
+            for (index, (publisher, _)) in publishers.enumerated() {
+                guard let srtp = publisher.srtp else { continue }
+                for s in streams[index].indices {
+                    streams[index][s].credit += streams[index][s].packetsPerSecond / 100
+                    while streams[index][s].credit >= 1 {
+                        streams[index][s].credit -= 1
+                        let elapsed = origin.duration(to: clock.now)
+                        let nanos = UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
+                        var packet = try make(&streams[index][s], nanos)
+                        try srtp.outbound.protectRTP(&packet)
+                        try await publisher.send(packet)
+                        sent += 1
+                    }
+                }
+            }
+            try await clock.sleep(until: burstStart.advanced(by: .milliseconds(10)))
+        }
+        return sent
+    }
+}

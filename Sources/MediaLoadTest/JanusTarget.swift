@@ -188,13 +188,6 @@ extension SentStream {
             head = [0x10, 0x11, 0x00, 0x00]
         }
         let stampBytes = (0..<8).map { UInt8(truncatingIfNeeded: stamp >> (56 - 8 * UInt64($0))) }
-        let payload = head + [UInt8](repeating: 0x5A, count: max(0, payloadBytes - head.count - 8)) + stampBytes
-        let step = UInt32(Double(clockRate) / max(1, packetsPerSecond))
-        var builder = RTPPacketBuilder(payloadType: payloadType, sequenceNumber: sequence, timestamp: UInt32(truncatingIfNeeded: count) &* step,
-                                       ssrc: ssrc, payload: payload)
-        builder.extensions = extensions
-        count += 1
-        sequence &+= 1
-        return try builder.build()
+        return try nextPacket(payload: head + [UInt8](repeating: 0x5A, count: max(0, payloadBytes - head.count - 8)) + stampBytes)
     }
 }

@@ -41,7 +41,12 @@ struct SentStream {
     mutating func nextPacket(stamp: UInt64) throws -> [UInt8] {
         let descriptor: [UInt8] = count % 100 == 0 ? [0x10, 0x00, 0x9D, 0x01] : [0x10, 0x01, 0x00, 0x00]
         let stampBytes = (0..<8).map { UInt8(truncatingIfNeeded: stamp >> (56 - 8 * UInt64($0))) }
-        let payload = descriptor + stampBytes + [UInt8](repeating: 0x5A, count: max(0, payloadBytes - 12))
+        return try nextPacket(payload: descriptor + stampBytes + [UInt8](repeating: 0x5A, count: max(0, payloadBytes - 12)))
+    }
+
+    /// The stream's next RTP packet around `payload`: its sequence number and a timestamp
+    /// advancing at the stream's packet rate.
+    mutating func nextPacket(payload: [UInt8]) throws -> [UInt8] {
         let step = UInt32(Double(clockRate) / max(1, packetsPerSecond))
         var builder = RTPPacketBuilder(payloadType: payloadType, sequenceNumber: sequence, timestamp: UInt32(truncatingIfNeeded: count) &* step,
                                        ssrc: ssrc, payload: payload)

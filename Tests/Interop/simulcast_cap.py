@@ -18,11 +18,10 @@ non-zero on failure. Drives chromedriver over its plain W3C WebDriver HTTP API.
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 
-from chromium_check import STATS, WebDriver, free_port
+from chromium_check import STATS, start_chromium
 from interop import LossyRelay, Subscriber
 
 
@@ -126,21 +125,12 @@ async def main():
     stop = asyncio.Event()
     run = asyncio.ensure_future(subscriber.run(ws_url, args.subscriber, stop))
 
-    port = free_port()
-    driver_process = subprocess.Popen(["chromedriver", f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    driver = WebDriver(port)
+    driver_process, driver = await start_chromium()
     failures = []
     phases = {}
     chromium = {}
     capped_at = None
     try:
-        for _ in range(100):
-            try:
-                driver.call("GET", "/status")
-                break
-            except Exception:
-                await asyncio.sleep(0.1)
-        await asyncio.to_thread(driver.start)
         await asyncio.to_thread(driver.navigate, f"{args.http}/index.html?token={args.browser}&simulcast=1")
 
         # Open: wait for video, then let Chromium's estimator ramp up its layers.

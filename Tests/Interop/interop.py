@@ -128,7 +128,10 @@ async def signaling(url, token):
 async def try_signaling(url, token):
     """One attempt: ("joined", ws, joined), ("reconnect", None, message) or ("refused", None, message)."""
     ws = await websockets.connect(f"{url}?token={token}", max_size=2**20, open_timeout=2)
-    await ws.send(json.dumps({"type": "join"}))
+    try:
+        await ws.send(json.dumps({"type": "join"}))
+    except websockets.ConnectionClosed:
+        pass  # a node that sends us on answers `reconnect` and closes, possibly before our join went out
     while True:
         try:
             message = json.loads(await asyncio.wait_for(ws.recv(), 3))

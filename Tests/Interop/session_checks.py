@@ -20,7 +20,10 @@ import websockets
 
 async def join(url, token):
     ws = await websockets.connect(f"{url}?token={token}")
-    await ws.send(json.dumps({"type": "join", "autoSubscribe": False}))
+    try:
+        await ws.send(json.dumps({"type": "join", "autoSubscribe": False}))
+    except websockets.ConnectionClosed:
+        pass  # sent away at admission (`reconnect`, then close) before the join went out: read what came
     return ws
 
 

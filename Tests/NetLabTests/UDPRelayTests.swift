@@ -114,7 +114,8 @@ import Testing
         let settled = try await Self.waitUntil(10) {
             guard let c = try? await relay.counters() else { return false }
             counters = c
-            return c.forward.received == total && server.log.count == c.forward.forwarded
+            // Every datagram decided (a received one may still sit in the 1 ms delay queue) and every forwarded one arrived.
+            return c.forward.received == total && c.forward.droppedByLoss + c.forward.forwarded == total && server.log.count == c.forward.forwarded
         }
         #expect(settled, "received \(counters.forward.received), forwarded \(counters.forward.forwarded), arrived \(server.log.count)")
         #expect(counters.forward.droppedByLoss + counters.forward.forwarded == total)

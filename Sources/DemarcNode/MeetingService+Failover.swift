@@ -12,11 +12,17 @@ extension MeetingService {
     /// compliant nodes only. With none left the meeting is suspended with the reason.
     func reconcile() async {
         guard let view = try? await placementView() else { return }
+        await reconcile(view: view, failed: await failedByRelayEvidence(in: view))
+    }
+
+    /// `reconcile()` with the view and the relay evidence already gathered (the relay watch
+    /// has both when it calls).
+    func reconcile(view: PlacementView, failed: Set<String>) async {
         // Suspect members still count: a suspicion is often refuted within the Lifeguard
         // timeout, and moving a meeting on every suspicion would interrupt it for nothing.
-        // A suspect whose relay links with this node have all gone quiet is treated as failed
-        // now: the data plane confirms what gossip suspects (MeetingService+Sessions.swift).
-        let failed = await failedByRelayEvidence(suspects: Set(view.nodes.filter { $0.health == .suspect }.map(\.id.rawValue)))
+        // A node whose relay links with this node have all gone quiet, and which gossip
+        // suspects or which does not answer a health check, is treated as failed now
+        // (`failed`, MeetingService+Sessions.swift).
         let usable = Set(view.nodes.filter { ($0.health == .alive || $0.health == .suspect) && $0.certificate == .valid }.map(\.id.rawValue))
             .subtracting(failed)
         await pullTenantsFromNewPeers(alive: Set(view.nodes.filter { $0.health == .alive }.map(\.id.rawValue)))

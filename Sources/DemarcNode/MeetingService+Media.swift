@@ -11,10 +11,11 @@ extension MeetingService {
     /// end-to-end encryption: then the SFU forwards only frames that carry the SFrame layout
     /// and refuses a publisher's media from its first frame without it (it never holds a key).
     func admitMediaSession(tenant: String, meeting: String, participant: String) async throws -> Bool {
-        if let record = holds(tenant: tenant, id: meeting), record.status == .suspended {
-            throw MeetingError(.conflict, "meeting_suspended", record.reason ?? "no compliant node can carry this meeting now")
+        let held = holds(tenant: tenant, id: meeting)
+        if let held, held.status == .suspended {
+            throw MeetingError(.conflict, "meeting_suspended", held.reason ?? "no compliant node can carry this meeting now")
         }
-        guard let record = holds(tenant: tenant, id: meeting), record.status == .active else {
+        guard let record = held, record.status == .active else {
             throw MeetingError(.forbidden, "not_served_here", "meeting '\(meeting)' is not served at node \(nodeID); ask POST /v1/meetings/\(meeting)/join for your edge")
         }
         guard let a = record.assignment(of: participant) else {

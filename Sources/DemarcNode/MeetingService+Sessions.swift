@@ -1,5 +1,6 @@
 import Foundation
 import MediaSignaling
+import Placement
 import Residency
 
 /// Moving participants between edges (issue 7, "client reconnect driven by signaling";
@@ -15,8 +16,9 @@ extension MeetingService {
     /// `relaySilenceForFailure` (and was open at least that long), and which gossip suspects
     /// or which do not answer a health check within half a second: two independent signals
     /// that the node is gone, so its meetings move without waiting for gossip's verdict.
-    func failedByRelayEvidence(suspects: Set<String>) async -> Set<String> {
+    func failedByRelayEvidence(in view: PlacementView) async -> Set<String> {
         guard let plane = mediaPlane, !relayLinks.isEmpty else { return [] }
+        let suspects = Set(view.nodes.filter { $0.health == .suspect }.map(\.id.rawValue))
         var quiet: [String: Bool] = [:]
         let now = ContinuousClock.now
         for (edge, open) in relayLinks {
@@ -41,8 +43,8 @@ extension MeetingService {
     /// suspect or unreachable, reconcile now rather than at the next one-second tick.
     func watchRelayLinks() async {
         guard !relayLinks.isEmpty, let view = try? await placementView() else { return }
-        let suspects = Set(view.nodes.filter { $0.health == .suspect }.map(\.id.rawValue))
-        if !(await failedByRelayEvidence(suspects: suspects)).isEmpty { await reconcile() }
+        let failed = await failedByRelayEvidence(in: view)
+        if !failed.isEmpty { await reconcile(view: view, failed: failed) }
     }
 
     /// Where a participant assigned to `edge` should connect: its signaling URL when the

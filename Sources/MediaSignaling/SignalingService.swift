@@ -255,8 +255,8 @@ struct SignalingConnection {
         let registration = SignalingSessions.Token()
         await signaling.sessions.register(admission, registration) { outgoing.yield($0) }
         let expiry = Task {
-            while let end = await lifetime.end, !Task.isCancelled {
-                let remaining = Double(end) - Date().timeIntervalSince1970
+            while !Task.isCancelled {
+                let remaining = Double(await lifetime.end) - Date().timeIntervalSince1970
                 if remaining <= 0 {
                     reply.yield(.error(.tokenExpired))
                     outgoing.yield(.close)
@@ -276,18 +276,15 @@ struct SignalingConnection {
         }
         logger.info("participant joined a media session")
 
-        // 4. Requests until leave or close.
-        while let text = await nextText() {
+        // 4. Requests until leave or close; then the session ends the same way for both.
+        requests: while let text = await nextText() {
             do throws(SignalingError) {
                 let message = try ClientMessage.decode(text)
                 switch message.type {
                 case .join:
                     throw .unexpected("already joined")
                 case .leave:
-                    await signaling.sessions.unregister(admission, registration)
-                    await signaling.media.leave(meeting: meeting, participant: participant)
-                    await signaling.observe(admission, .left)
-                    return
+                    break requests
                 case .refresh:
                     let renewed = try signaling.authorize(message.token!)
                     guard renewed.tenant == claims.tenant, renewed.meeting == claims.meeting, renewed.sub == claims.sub else {
@@ -341,13 +338,13 @@ struct SignalingConnection {
     /// When a session ends: its token's `exp` plus leeway, moved by each accepted `refresh`
     /// (never earlier: a refresh with a shorter token does not cut a session short).
     actor SessionLifetime {
-        private(set) var end: Int64?
+        private(set) var end: Int64
         private let leeway: Int64
         init(claims: AccessClaims, leeway: Int64) {
             self.leeway = leeway
             end = claims.exp + leeway
         }
-        func extend(to claims: AccessClaims) { end = max(end ?? 0, claims.exp + leeway) }
+        func extend(to claims: AccessClaims) { end = max(end, claims.exp + leeway) }
     }
 
     private func mediaCall<T>(_ body: () async throws(MediaSessionError) -> T) async throws(SignalingError) -> T {
